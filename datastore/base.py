@@ -1,0 +1,251 @@
+"""The ``DataStore`` contract shared by the filesystem and memory backends.
+
+A backend implements a few primitives (read, write and list one committed state, metadata,
+transactions, and applying a change-set to live); everything else — ``set_keys``,
+``get_prefix``, inherited ``get_metadata``, and the journaled ``commit_transaction`` — is
+built here on top of them, so both backends behave the same.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import TypeAlias
+
+from .errors import CommitWithNoPending, InvalidTransaction, ListedKeyNotPresent
+from .journal import Caller, Change, Commit, Journal
+from .key import Key, KeyType
+
+__all__ = ["LIVE", "Committed", "DataStore", "Live", "Pending"]
+
+SETTINGS_PREFIX = "settings."
+
+
+@dataclass(frozen=True)
+class Live:
+    """The committed, live state."""
+
+
+@dataclass(frozen=True)
+class Pending:
+    """The pending state of one transaction (``default`` when the API is given no ``tx``)."""
+
+    tx: str = "default"
+
+    def __post_init__(self) -> None:
+        if not self.tx:
+            raise InvalidTransaction(self.tx)
+
+
+Committed: TypeAlias = Live | Pending
+LIVE = Live()
+
+
+class DataStore(abc.ABC):
+    """A settings datastore: live values, pending transactions, metadata and a journal."""
+
+    journal: Journal
+
+    # -- primitives ----------------------------------------------------------------------
+    @abc.abstractmethod
+    def key_populated(self, key: Key, committed: Committed) -> bool:
+        """True when ``key`` holds a value — or, on disk, is a directory of other keys."""
+
+    @abc.abstractmethod
+    def get_key(self, key: Key, committed: Committed) -> str | None:
+        """The key's stored string, or None when it is unset."""
+
+    @abc.abstractmethod
+    def set_key(self, key: Key, value: str, committed: Committed) -> None:
+        """Store ``value`` (a JSON string) at ``key``, replacing what was there."""
+
+    @abc.abstractmethod
+    def unset_key(self, key: Key, committed: Committed) -> None:
+        """Remove ``key``; removing an absent key is not an error."""
+
+    @abc.abstractmethod
+    def list_populated_keys(self, prefix: str, committed: Committed) -> set[Key]:
+        """Data keys holding a value whose *name* starts with ``prefix`` (string match:
+        ``settings.a`` also matches ``settings.ab.c``; pass ``settings.`` for a subtree)."""
+
+    @abc.abstractmethod
+    def get_metadata_raw(self, metadata: Key, key: Key) -> str | None:
+        """The metadata ``metadata`` set on exactly ``key`` (no inheritance), or None."""
+
+    @abc.abstractmethod
+    def set_metadata(self, metadata: Key, key: Key, value: str) -> None:
+        """Set metadata on ``key``; metadata is always live."""
+
+    @abc.abstractmethod
+    def unset_metadata(self, metadata: Key, key: Key) -> None:
+        """Remove metadata from ``key``; absent metadata is not an error."""
+
+    @abc.abstractmethod
+    def list_populated_metadata(self, prefix: str, metadata: Key | None = None) -> dict[Key, set[Key]]:
+        """``{data key: {metadata keys}}`` for data keys whose names start with ``prefix``,
+        keeping only ``metadata`` when given. A data key appears only with a match."""
+
+    @abc.abstractmethod
+    def delete_transaction(self, tx: str) -> set[Key]:
+        """Drop transaction ``tx``; return the ``settings.`` keys it held (maybe none)."""
+
+    @abc.abstractmethod
+    def list_transactions(self) -> set[str]:
+        """Names of the transactions that have a pending state."""
+
+    @abc.abstractmethod
+    def _check_applicable(self, changes: Mapping[Key, str | None]) -> None:
+        """Raise (writing nothing) if ``changes`` cannot be applied to live."""
+
+    @abc.abstractmethod
+    def _apply_live(self, changes: Mapping[Key, str | None]) -> None:
+        """Write every change to live; None removes the key."""
+
+    def _barrier(self) -> None:
+        """Make everything written so far durable (a no-op for the memory store)."""
+
+    def close(self) -> None:
+        """Finish: make live durable, mark every commit applied, close the journal."""
+        self._barrier()
+        self.journal.mark_applied(self.journal.last_generation)
+        self.journal.close()
+
+    def __enter__(self) -> DataStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- derived operations ----------------------------------------------------------------
+    def set_keys(self, pairs: Mapping[Key, str], committed: Committed) -> None:
+        """``set_key`` for each pair (stops at the first error; not a transaction)."""
+        for key, value in pairs.items():
+            self.set_key(key, value, committed)
+
+    def unset_keys(self, keys: Iterable[Key], committed: Committed) -> None:
+        """``unset_key`` for each key."""
+        for key in keys:
+            self.unset_key(key, committed)
+
+    def get_prefix(self, prefix: str, committed: Committed) -> dict[Key, str]:
+        """Every populated key whose name starts with ``prefix``, with its value."""
+        found: dict[Key, str] = {}
+        for key in self.list_populated_keys(prefix, committed):
+            value = self.get_key(key, committed)
+            if value is None:  # listed a moment ago: someone is changing the store under us
+                raise ListedKeyNotPresent(key.name)
+            found[key] = value
+        return found
+
+    def get_metadata(self, metadata: Key, key: Key) -> str | None:
+        """Inherited metadata: the value set on the longest prefix of ``key`` (``key``
+        included) that has ``metadata``, or None. ``a`` with ``m`` set answers for ``a.b.c``."""
+        for n in range(len(key.segments), 0, -1):
+            value = self.get_metadata_raw(metadata, Key.from_segments(key.segments[:n]))
+            if value is not None:
+                return value
+        return None
+
+    def get_metadata_prefix(self, prefix: str, metadata: Key | None = None) -> dict[Key, dict[Key, str]]:
+        """``{data key: {metadata key: value}}`` for the metadata listed under ``prefix``."""
+        out: dict[Key, dict[Key, str]] = {}
+        for data_key, meta_keys in self.list_populated_metadata(prefix, metadata).items():
+            values = {}
+            for meta_key in meta_keys:
+                value = self.get_metadata(meta_key, data_key)
+                if value is None:
+                    raise ListedKeyNotPresent(f"{data_key.name}.{meta_key.name}")
+                values[meta_key] = value
+            out[data_key] = values
+        return out
+
+    # -- commits -------------------------------------------------------------------------------
+    def commit_transaction(self, tx: str, caller: Caller | None = None) -> set[Key]:
+        """Commit the pending ``settings.`` keys of ``tx`` to live, atomically; return them.
+
+        Other pending keys (``os.*`` from migrations) are dropped with the transaction. With
+        nothing pending, raise CommitWithNoPending and leave the transaction as it is.
+        """
+        pending = self.get_prefix(SETTINGS_PREFIX, Pending(tx))
+        if not pending:
+            raise CommitWithNoPending(tx)
+        self.commit_changes(pending, tx, caller, drop_transaction=True)
+        return set(pending)
+
+    def commit_changes(
+        self,
+        changes: Mapping[Key, str | None],
+        tx: str,
+        caller: Caller | None = None,
+        *,
+        drop_transaction: bool = False,
+    ) -> Commit:
+        """Apply ``changes`` (None removes a key) to live as one journaled generation.
+
+        Either every change takes effect or none does, also across a crash: the record is
+        durable before live is touched, and opening the datastore replays it. Conflicts
+        (a key that would be both a value and a prefix) are found first and write nothing.
+        """
+        self._check_applicable(changes)
+        record = {key: Change(self.get_key(key, LIVE), new) for key, new in changes.items()}
+        commit = self.journal.record(tx, caller, record)
+        # One barrier per commit: it makes this record durable and, with it, every live write
+        # of earlier generations, which may then be marked applied.
+        self._barrier()
+        self.journal.mark_applied(commit.generation - 1)
+        try:
+            self._apply_live(changes)
+        except BaseException:
+            self._undo(commit)
+            raise
+        if drop_transaction:
+            self.delete_transaction(tx)
+        return commit
+
+    def _undo(self, commit: Commit) -> None:
+        """Put back the old values of a commit that failed part-way, then forget it. If even
+        that fails, the record stays unapplied and the next open replays it."""
+        self._apply_live({key: change.old for key, change in commit.changes.items()})
+        self._barrier()
+        self.journal.forget(commit.generation)
+
+    def _replay(self) -> None:
+        """Finish commits that were interrupted: re-apply every unapplied record in order."""
+        records = self.journal.unapplied()
+        if not records:
+            return
+        self._before_replay()
+        for commit in records:
+            self._apply_live({key: change.new for key, change in commit.changes.items()})
+            self._drop_if_leftover(commit)
+        self._barrier()
+        self.journal.mark_applied(records[-1].generation)
+
+    def _before_replay(self) -> None:
+        """Clean up what an interrupted commit may have left behind (backend-specific)."""
+
+    def _drop_if_leftover(self, commit: Commit) -> None:
+        # The commit may have died before dropping its transaction. Drop it only if it still
+        # holds exactly what was committed; anything else was staged afterwards and is kept.
+        if commit.transaction not in self.list_transactions():
+            return
+        pending = self.get_prefix(SETTINGS_PREFIX, Pending(commit.transaction))
+        committed = {key: change.new for key, change in commit.changes.items() if change.new is not None}
+        if pending == committed:
+            self.delete_transaction(commit.transaction)
+
+    # -- history --------------------------------------------------------------------------------
+    def history(self, limit: int | None = None, before: int | None = None, prefix: str | None = None) -> list[Commit]:
+        """Recorded commits, newest first (see ``Journal.history``)."""
+        return self.journal.history(limit=limit, before=before, prefix=prefix)
+
+    def restore_changes(self, generation: int) -> dict[Key, str | None]:
+        """The change-set that returns live to its state right after ``generation``; pass it
+        to ``commit_changes`` to roll back as a new generation."""
+        return self.journal.restore_changes(generation)
+
+
+def meta_key(name: str) -> Key:
+    """A metadata key such as ``affected-services``."""
+    return Key(name, KeyType.META)

@@ -1,0 +1,385 @@
+"""The filesystem datastore, in Bottlerocket's on-disk layout.
+
+::
+
+    <base>/live/<enc(seg1)>/…/<enc(segN)>                   a live value
+    <base>/live/<enc(seg1)>/…/<enc(segN)>.<enc(meta)>       metadata (always live)
+    <base>/pending/<enc(tx)>/<enc(seg1)>/…/<enc(segN)>      a pending value of transaction tx
+    <base>/journal.sqlite3                                  thar's commit journal (history)
+
+Each file holds the value's compact JSON with no trailing newline. ``enc`` percent-encodes
+every byte outside ``[A-Za-z0-9_-]`` with upper-case hex, so ``.`` in a segment becomes
+``%2E`` and the first literal ``.`` in a path always starts a metadata name.
+
+Beyond Bottlerocket: every file is replaced by writing a temporary file and renaming it, a
+dropped transaction is renamed away before it is removed, and commits go through the journal
+(``base.DataStore.commit_changes``) with one durability barrier each — ``syncfs(2)`` of the
+datastore's filesystem — instead of one fsync per key. Temporary names contain ``~``, which
+no encoded key contains, so listings (thar's and Bottlerocket's) never see them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import re
+import secrets
+import shutil
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from urllib.parse import unquote_to_bytes
+
+from .base import LIVE, Committed, DataStore, Live, Pending
+from .errors import Corruption, InvalidKey, KeyConflict, KeyRead, KeyWrite, PathTraversal
+from .journal import JOURNAL_FILE, Journal
+from .key import Key, KeyType, _trusted, quote_segment, valid_segment
+
+__all__ = ["FilesystemDataStore", "decode_segment", "encode_segment"]
+
+_LITERAL = re.compile(r"[A-Za-z0-9_\-]*")
+_LITERAL_BYTES = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
+_TEMP_MARK = "~"  # never produced by encode_segment, so never part of a key's path
+
+
+def encode_segment(segment: str) -> str:
+    """Percent-encode a segment or transaction name: only ``[A-Za-z0-9_-]`` stay literal.
+
+    ``a.b -> a%2Eb``, ``a/b -> a%2Fb``, ``test transaction -> test%20transaction``.
+    """
+    if _LITERAL.fullmatch(segment):
+        return segment
+    return "".join(chr(b) if b in _LITERAL_BYTES else f"%{b:02X}" for b in segment.encode("utf-8"))
+
+
+def decode_segment(text: str) -> str:
+    """Decode ``%XX`` (any hex case); a malformed ``%`` stays literal; the bytes must be UTF-8.
+
+    Raises UnicodeDecodeError for bytes that are not UTF-8 (``%C3%28``).
+    """
+    if "%" not in text:
+        return text
+    return unquote_to_bytes(text).decode("utf-8")
+
+
+def _load_syncfs() -> object | None:
+    try:
+        return getattr(ctypes.CDLL(None, use_errno=True), "syncfs", None)
+    except OSError:
+        return None
+
+
+_syncfs = _load_syncfs()
+
+
+class FilesystemDataStore(DataStore):
+    """A datastore rooted at ``base`` (normally ``…/datastore/current``).
+
+    Opening one replays any commit the journal holds but live does not yet show (a commit
+    interrupted by a crash), so it is never seen half-applied.
+    """
+
+    def __init__(self, base: str | os.PathLike[str], *, durable: bool = True) -> None:
+        self.base = Path(base)
+        if not self.base.is_dir():
+            raise Corruption(self.base, "Datastore does not exist, did storewolf run?")
+        self._base = str(self.base)
+        self.durable = durable
+        self._base_fd = os.open(self._base, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        self.journal = Journal(self.base / JOURNAL_FILE)
+        self._sweep_dropped_transactions()
+        self._replay()
+
+    def close(self) -> None:
+        super().close()
+        os.close(self._base_fd)
+
+    # -- paths --------------------------------------------------------------------------------
+    def _root(self, committed: Committed) -> str:
+        if isinstance(committed, Live):
+            return os.path.join(self._base, "live")
+        return os.path.join(self._base, "pending", encode_segment(committed.tx))
+
+    def data_path(self, key: Key, committed: Committed) -> str:
+        """The file that holds ``key`` in ``committed``."""
+        path = os.path.join(self._root(committed), *map(encode_segment, key.segments))
+        if path == self._base or not path.startswith(self._base + os.sep):
+            raise PathTraversal(key.name, path)
+        return path
+
+    def metadata_path(self, metadata: Key, key: Key) -> str:
+        """The file that holds metadata ``metadata`` of ``key``: beside the live data file."""
+        return self.data_path(key, LIVE) + "." + encode_segment(metadata.segments[0])
+
+    # -- values ---------------------------------------------------------------------------------
+    def key_populated(self, key: Key, committed: Committed) -> bool:
+        return os.path.exists(self.data_path(key, committed))
+
+    def get_key(self, key: Key, committed: Committed) -> str | None:
+        return self._read(self.data_path(key, committed), key.name)
+
+    def set_key(self, key: Key, value: str, committed: Committed) -> None:
+        self._write(self.data_path(key, committed), value, key, committed)
+
+    def unset_key(self, key: Key, committed: Committed) -> None:
+        self._remove(self.data_path(key, committed), key.name, self._root(committed))
+
+    def list_populated_keys(self, prefix: str, committed: Committed) -> set[Key]:
+        root = self._root(committed)
+        if isinstance(committed, Live) and not os.path.isdir(root):
+            raise Corruption(root, "Live datastore missing")
+        return {key for key, meta in self._walk(root, prefix, data=True, meta=False)}
+
+    # -- metadata -------------------------------------------------------------------------------
+    def get_metadata_raw(self, metadata: Key, key: Key) -> str | None:
+        return self._read(self.metadata_path(metadata, key), f"{key.name}.{metadata.name}")
+
+    def set_metadata(self, metadata: Key, key: Key, value: str) -> None:
+        self._write(self.metadata_path(metadata, key), value, key, LIVE)
+
+    def unset_metadata(self, metadata: Key, key: Key) -> None:
+        self._remove(self.metadata_path(metadata, key), f"{key.name}.{metadata.name}", self._root(LIVE))
+
+    def list_populated_metadata(self, prefix: str, metadata: Key | None = None) -> dict[Key, set[Key]]:
+        out: dict[Key, set[Key]] = {}
+        for key, meta in self._walk(self._root(LIVE), prefix, data=False, meta=True):
+            assert meta is not None
+            if metadata is None or meta == metadata:
+                out.setdefault(key, set()).add(meta)
+        return out
+
+    # -- transactions -----------------------------------------------------------------------------
+    def delete_transaction(self, tx: str) -> set[Key]:
+        root = self._root(Pending(tx))
+        keys = {key for key, _ in self._walk(root, "settings.", data=True, meta=False)}
+        # Rename first, so a crash part-way through the removal never leaves half a transaction.
+        doomed = os.path.join(self._base, "pending", f".{_TEMP_MARK}drop-{secrets.token_hex(8)}")
+        try:
+            os.rename(root, doomed)
+        except FileNotFoundError:
+            return keys
+        except OSError as exc:
+            raise KeyWrite(f"pending transaction {tx}", root, exc.strerror or str(exc)) from exc
+        shutil.rmtree(doomed, ignore_errors=True)
+        return keys
+
+    def list_transactions(self) -> set[str]:
+        names: set[str] = set()
+        try:
+            entries = os.scandir(os.path.join(self._base, "pending"))
+        except FileNotFoundError:
+            return names
+        with entries:
+            for entry in entries:
+                if _TEMP_MARK in entry.name or not entry.is_dir(follow_symlinks=False):
+                    continue
+                try:
+                    names.add(decode_segment(entry.name))
+                except UnicodeDecodeError:
+                    continue
+        return names
+
+    # -- commits -----------------------------------------------------------------------------------
+    def _check_applicable(self, changes: Mapping[Key, str | None]) -> None:
+        removed = {key.segments for key, value in changes.items() if value is None}
+        written = {key.segments for key, value in changes.items() if value is not None}
+        kinds: dict[str, str] = {}
+        for key, value in changes.items():
+            if value is None:
+                continue
+            segs = key.segments
+            for n in range(1, len(segs)):
+                if segs[:n] in written:
+                    raise KeyConflict(key.name, Key.from_segments(segs[:n]).name)
+            path = self.data_path(key, LIVE)
+            if os.path.isdir(path):
+                raise KeyConflict(key.name, f"{key.name}.*")
+            # Every ancestor must be a directory or absent (or a value this change-set removes).
+            parent, n = os.path.dirname(path), len(segs) - 1
+            while n > 0:
+                kind = kinds.get(parent)
+                if kind is None:
+                    kind = kinds[parent] = _kind(parent)
+                if kind == "dir":
+                    break  # a directory's own ancestors are directories
+                if kind == "file" and segs[:n] not in removed:
+                    raise KeyConflict(key.name, Key.from_segments(segs[:n]).name)
+                parent, n = os.path.dirname(parent), n - 1
+
+    def _apply_live(self, changes: Mapping[Key, str | None]) -> None:
+        live = self._root(LIVE)
+        for key, value in changes.items():
+            if value is None:
+                self._remove(self.data_path(key, LIVE), key.name, live)
+        for key, value in changes.items():
+            if value is not None:
+                self._write(self.data_path(key, LIVE), value, key, LIVE)
+
+    def _barrier(self) -> None:
+        if not self.durable:
+            return
+        if _syncfs is not None:
+            if _syncfs(self._base_fd) != 0:  # type: ignore[operator]
+                err = ctypes.get_errno()
+                raise KeyWrite("datastore", self._base, f"syncfs failed: {os.strerror(err)}")
+        else:
+            os.sync()
+
+    def _before_replay(self) -> None:
+        """Remove temporary files left by a commit that was killed while writing."""
+        for top in ("live", "pending"):
+            for dirpath, dirnames, filenames in os.walk(os.path.join(self._base, top)):
+                for name in filenames:
+                    if _TEMP_MARK in name:
+                        _unlink_quietly(os.path.join(dirpath, name))
+                dirnames[:] = [d for d in dirnames if _TEMP_MARK not in d]
+
+    def _sweep_dropped_transactions(self) -> None:
+        try:
+            entries = list(os.scandir(os.path.join(self._base, "pending")))
+        except FileNotFoundError:
+            return
+        for entry in entries:
+            if _TEMP_MARK in entry.name:
+                if entry.is_dir(follow_symlinks=False):
+                    shutil.rmtree(entry.path, ignore_errors=True)
+                else:
+                    _unlink_quietly(entry.path)
+
+    # -- file primitives ---------------------------------------------------------------------------
+    def _read(self, path: str, name: str) -> str | None:
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        except IsADirectoryError:
+            raise KeyRead(name, path, "it is a directory of other keys, not a value") from None
+        except OSError as exc:
+            raise KeyRead(name, path, exc.strerror or str(exc)) from exc
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise Corruption(path, f"value of '{name}' is not UTF-8: {exc}") from exc
+
+    def _write(self, path: str, value: str, key: Key, committed: Committed) -> None:
+        """Replace ``path`` with ``value`` atomically: a temporary file, then a rename."""
+        directory, _ = os.path.split(path)
+        try:
+            os.makedirs(directory, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            raise KeyConflict(key.name, self._blocking_ancestor(key, committed)) from None
+        except OSError as exc:
+            raise KeyWrite(key.name, path, exc.strerror or str(exc)) from exc
+        temp = os.path.join(directory, f".{_TEMP_MARK}{secrets.token_hex(6)}")
+        try:
+            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
+            try:
+                os.write(fd, value.encode("utf-8"))
+            finally:
+                os.close(fd)
+            os.rename(temp, path)
+        except IsADirectoryError:
+            _unlink_quietly(temp)
+            raise KeyConflict(key.name, f"{key.name}.*") from None
+        except OSError as exc:
+            _unlink_quietly(temp)
+            raise KeyWrite(key.name, path, exc.strerror or str(exc)) from exc
+
+    def _blocking_ancestor(self, key: Key, committed: Committed) -> str:
+        for n in range(1, len(key.segments)):
+            prefix = Key.from_segments(key.segments[:n])
+            if os.path.isfile(self.data_path(prefix, committed)):
+                return prefix.name
+        return key.name
+
+    def _remove(self, path: str, name: str, stop: str) -> None:
+        """Remove a file, then every parent directory left empty, up to (not including) ``stop``."""
+        try:
+            os.unlink(path)
+        except (FileNotFoundError, NotADirectoryError):
+            pass
+        except OSError as exc:
+            raise KeyWrite(name, path, exc.strerror or str(exc)) from exc
+        parent = os.path.dirname(path)
+        while parent.startswith(stop + os.sep):
+            try:
+                os.rmdir(parent)
+            except FileNotFoundError:
+                pass  # keep going up
+            except OSError:
+                break  # not empty (or not ours to remove): stop quietly
+            parent = os.path.dirname(parent)
+
+    def _walk(self, root: str, prefix: str, *, data: bool, meta: bool) -> Iterator[tuple[Key, Key | None]]:
+        """Yield (data key, metadata key or None) for the files under ``root`` whose data key's
+        canonical name starts with ``prefix``. Does not follow symlinks or cross filesystems;
+        files whose names are not keys are skipped, as Bottlerocket skips them."""
+        try:
+            root_dev = os.stat(root).st_dev
+        except FileNotFoundError:
+            return
+        stack: list[tuple[str, tuple[str, ...], str]] = [(root, (), "")]
+        while stack:
+            path, segs, cname = stack.pop()
+            try:
+                entries = os.scandir(path)
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            with entries:
+                for entry in entries:
+                    name = entry.name
+                    if _TEMP_MARK in name:
+                        continue
+                    if entry.is_dir(follow_symlinks=False):
+                        if "." in name:
+                            continue  # not an encoded segment; Bottlerocket cannot read these either
+                        seg = _decode_or_none(name)
+                        if seg is None or not valid_segment(seg):
+                            continue
+                        child = cname + quote_segment(seg) + "."
+                        if not (child.startswith(prefix) or prefix.startswith(child)):
+                            continue  # nothing below can match the prefix
+                        if entry.stat(follow_symlinks=False).st_dev != root_dev:
+                            continue
+                        stack.append((entry.path, (*segs, seg), child))
+                    elif entry.is_file(follow_symlinks=False):
+                        dot = name.find(".")
+                        if dot < 0:
+                            if not data:
+                                continue
+                            leaf, meta_name = name, None
+                        else:
+                            if not meta:
+                                continue
+                            leaf, meta_name = name[:dot], name[dot + 1 :]
+                        seg = _decode_or_none(leaf)
+                        if seg is None or not valid_segment(seg):
+                            continue
+                        full = cname + quote_segment(seg)
+                        if not full.startswith(prefix):
+                            continue
+                        try:
+                            key = _trusted((*segs, seg), full)
+                            meta_key = Key(meta_name, KeyType.META) if meta_name is not None else None
+                        except InvalidKey:
+                            continue
+                        yield key, meta_key
+
+
+def _kind(path: str) -> str:
+    if os.path.isdir(path):
+        return "dir"
+    return "file" if os.path.lexists(path) else "absent"
+
+
+def _decode_or_none(text: str) -> str | None:
+    try:
+        return decode_segment(text)
+    except UnicodeDecodeError:
+        return None
+
+
+def _unlink_quietly(path: str) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(path)
