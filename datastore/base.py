@@ -46,6 +46,9 @@ class DataStore(abc.ABC):
     """A settings datastore: live values, pending transactions, metadata and a journal."""
 
     journal: Journal
+    #: Commits recorded (durably) but not yet checkpointed: live may not be on disk for them.
+    CHECKPOINT_EVERY = 64
+    _checkpointed = 0
 
     # -- primitives ----------------------------------------------------------------------
     @abc.abstractmethod
@@ -95,20 +98,33 @@ class DataStore(abc.ABC):
         """Names of the transactions that have a pending state."""
 
     @abc.abstractmethod
-    def _check_applicable(self, changes: Mapping[Key, str | None]) -> None:
-        """Raise (writing nothing) if ``changes`` cannot be applied to live."""
+    def _prepare(self, changes: Mapping[Key, str | None]) -> dict[Key, Change]:
+        """Each changed key's live value and new value; raise KeyConflict, writing nothing,
+        if ``changes`` cannot be applied (a key would be both a value and a prefix)."""
 
     @abc.abstractmethod
     def _apply_live(self, changes: Mapping[Key, str | None]) -> None:
         """Write every change to live; None removes the key."""
 
+    def _drop_transaction(self, tx: str) -> None:
+        """``delete_transaction`` without listing what it held."""
+        self.delete_transaction(tx)
+
     def _barrier(self) -> None:
         """Make everything written so far durable (a no-op for the memory store)."""
 
+    def checkpoint(self) -> None:
+        """Make live durable and mark every recorded commit applied, so that none is replayed
+        at the next open. Runs every CHECKPOINT_EVERY commits, before a direct write to live,
+        and at close; idempotent and cheap when there is nothing to do."""
+        if self.journal.last_generation > self._checkpointed:
+            self._barrier()
+            self.journal.mark_applied(self.journal.last_generation)
+            self._checkpointed = self.journal.last_generation
+
     def close(self) -> None:
-        """Finish: make live durable, mark every commit applied, close the journal."""
-        self._barrier()
-        self.journal.mark_applied(self.journal.last_generation)
+        """Finish: checkpoint, then close the journal."""
+        self.checkpoint()
         self.journal.close()
 
     def __enter__(self) -> DataStore:
@@ -187,40 +203,39 @@ class DataStore(abc.ABC):
         durable before live is touched, and opening the datastore replays it. Conflicts
         (a key that would be both a value and a prefix) are found first and write nothing.
         """
-        self._check_applicable(changes)
-        record = {key: Change(self.get_key(key, LIVE), new) for key, new in changes.items()}
+        record = self._prepare(changes)
+        # The record is durable when this returns (the journal's own fsync); until the next
+        # checkpoint it stays "unapplied", so a crash at any later point replays it.
         commit = self.journal.record(tx, caller, record)
-        # One barrier per commit: it makes this record durable and, with it, every live write
-        # of earlier generations, which may then be marked applied.
-        self._barrier()
-        self.journal.mark_applied(commit.generation - 1)
         try:
             self._apply_live(changes)
         except BaseException:
             self._undo(commit)
             raise
         if drop_transaction:
-            self.delete_transaction(tx)
+            self._drop_transaction(tx)
+        if commit.generation - self._checkpointed >= self.CHECKPOINT_EVERY:
+            self.checkpoint()
         return commit
 
     def _undo(self, commit: Commit) -> None:
         """Put back the old values of a commit that failed part-way, then forget it. If even
         that fails, the record stays unapplied and the next open replays it."""
         self._apply_live({key: change.old for key, change in commit.changes.items()})
-        self._barrier()
+        self._barrier()  # the old values must be on disk before the record that redoes them goes
         self.journal.forget(commit.generation)
 
     def _replay(self) -> None:
         """Finish commits that were interrupted: re-apply every unapplied record in order."""
         records = self.journal.unapplied()
+        self._checkpointed = records[0].generation - 1 if records else self.journal.last_generation
         if not records:
             return
         self._before_replay()
         for commit in records:
             self._apply_live({key: change.new for key, change in commit.changes.items()})
             self._drop_if_leftover(commit)
-        self._barrier()
-        self.journal.mark_applied(records[-1].generation)
+        self.checkpoint()
 
     def _before_replay(self) -> None:
         """Clean up what an interrupted commit may have left behind (backend-specific)."""

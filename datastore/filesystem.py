@@ -11,28 +11,31 @@ Each file holds the value's compact JSON with no trailing newline. ``enc`` perce
 every byte outside ``[A-Za-z0-9_-]`` with upper-case hex, so ``.`` in a segment becomes
 ``%2E`` and the first literal ``.`` in a path always starts a metadata name.
 
-Beyond Bottlerocket: every file is replaced by writing a temporary file and renaming it, a
-dropped transaction is renamed away before it is removed, and commits go through the journal
-(``base.DataStore.commit_changes``) with one durability barrier each — ``syncfs(2)`` of the
-datastore's filesystem — instead of one fsync per key. Temporary names contain ``~``, which
-no encoded key contains, so listings (thar's and Bottlerocket's) never see them.
+Beyond Bottlerocket: files outside commits are replaced by writing a temporary file and
+renaming it; a dropped transaction is renamed away before it is removed; and commits go
+through the journal (``base.DataStore.commit_changes``): one fsync of the journal per
+commit, then live files rewritten in place (a cut-short write is redone from the journal),
+with ``syncfs(2)`` of the datastore's filesystem only at checkpoints. Temporary names contain
+``~``, which no encoded key contains, so listings (thar's and Bottlerocket's) never see them.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import os
 import re
 import secrets
 import shutil
+import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from urllib.parse import unquote_to_bytes
 
 from .base import LIVE, Committed, DataStore, Live, Pending
 from .errors import Corruption, InvalidKey, KeyConflict, KeyRead, KeyWrite, PathTraversal
-from .journal import JOURNAL_FILE, Journal
+from .journal import JOURNAL_FILE, Change, Journal
 from .key import Key, KeyType, _trusted, quote_segment, valid_segment
 
 __all__ = ["FilesystemDataStore", "decode_segment", "encode_segment"]
@@ -42,6 +45,7 @@ _LITERAL_BYTES = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXY
 _TEMP_MARK = "~"  # never produced by encode_segment, so never part of a key's path
 
 
+@functools.lru_cache(maxsize=8192)
 def encode_segment(segment: str) -> str:
     """Percent-encode a segment or transaction name: only ``[A-Za-z0-9_-]`` stay literal.
 
@@ -86,13 +90,22 @@ class FilesystemDataStore(DataStore):
         self._base = str(self.base)
         self.durable = durable
         self._base_fd = os.open(self._base, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        self.journal = Journal(self.base / JOURNAL_FILE)
+        self._cleaners: list[threading.Thread] = []
+        fresh = not (self.base / JOURNAL_FILE).exists()
+        self.journal = Journal(self.base / JOURNAL_FILE, durable=durable)
+        if fresh:
+            self._barrier()  # SQLite does not fsync the directory entries of its new files
         self._sweep_dropped_transactions()
         self._replay()
 
     def close(self) -> None:
+        if self._base_fd < 0:
+            return
+        for cleaner in self._cleaners:
+            cleaner.join()
         super().close()
         os.close(self._base_fd)
+        self._base_fd = -1
 
     # -- paths --------------------------------------------------------------------------------
     def _root(self, committed: Committed) -> str:
@@ -119,9 +132,13 @@ class FilesystemDataStore(DataStore):
         return self._read(self.data_path(key, committed), key.name)
 
     def set_key(self, key: Key, value: str, committed: Committed) -> None:
+        if isinstance(committed, Live):
+            self.checkpoint()  # so that replaying a commit can never undo this write
         self._write(self.data_path(key, committed), value, key, committed)
 
     def unset_key(self, key: Key, committed: Committed) -> None:
+        if isinstance(committed, Live):
+            self.checkpoint()
         self._remove(self.data_path(key, committed), key.name, self._root(committed))
 
     def list_populated_keys(self, prefix: str, committed: Committed) -> set[Key]:
@@ -150,18 +167,25 @@ class FilesystemDataStore(DataStore):
 
     # -- transactions -----------------------------------------------------------------------------
     def delete_transaction(self, tx: str) -> set[Key]:
+        keys = {key for key, _ in self._walk(self._root(Pending(tx)), "settings.", data=True, meta=False)}
+        self._drop_transaction(tx)
+        return keys
+
+    def _drop_transaction(self, tx: str) -> None:
         root = self._root(Pending(tx))
-        keys = {key for key, _ in self._walk(root, "settings.", data=True, meta=False)}
         # Rename first, so a crash part-way through the removal never leaves half a transaction.
         doomed = os.path.join(self._base, "pending", f".{_TEMP_MARK}drop-{secrets.token_hex(8)}")
         try:
             os.rename(root, doomed)
         except FileNotFoundError:
-            return keys
+            return
         except OSError as exc:
             raise KeyWrite(f"pending transaction {tx}", root, exc.strerror or str(exc)) from exc
-        shutil.rmtree(doomed, ignore_errors=True)
-        return keys
+        # The transaction is gone once renamed; removing its files is left to a thread, off the
+        # caller's path (close() waits for it; a leftover is swept when the store is opened).
+        cleaner = threading.Thread(target=shutil.rmtree, args=(doomed, True), name="thar-drop-tx", daemon=True)
+        cleaner.start()
+        self._cleaners = [t for t in self._cleaners if t.is_alive()] + [cleaner]
 
     def list_transactions(self) -> set[str]:
         names: set[str] = set()
@@ -180,31 +204,32 @@ class FilesystemDataStore(DataStore):
         return names
 
     # -- commits -----------------------------------------------------------------------------------
-    def _check_applicable(self, changes: Mapping[Key, str | None]) -> None:
+    def _prepare(self, changes: Mapping[Key, str | None]) -> dict[Key, Change]:
         removed = {key.segments for key, value in changes.items() if value is None}
         written = {key.segments for key, value in changes.items() if value is not None}
-        kinds: dict[str, str] = {}
+        record: dict[Key, Change] = {}
         for key, value in changes.items():
-            if value is None:
-                continue
             segs = key.segments
-            for n in range(1, len(segs)):
-                if segs[:n] in written:
-                    raise KeyConflict(key.name, Key.from_segments(segs[:n]).name)
             path = self.data_path(key, LIVE)
-            if os.path.isdir(path):
-                raise KeyConflict(key.name, f"{key.name}.*")
-            # Every ancestor must be a directory or absent (or a value this change-set removes).
-            parent, n = os.path.dirname(path), len(segs) - 1
-            while n > 0:
-                kind = kinds.get(parent)
-                if kind is None:
-                    kind = kinds[parent] = _kind(parent)
-                if kind == "dir":
-                    break  # a directory's own ancestors are directories
-                if kind == "file" and segs[:n] not in removed:
-                    raise KeyConflict(key.name, Key.from_segments(segs[:n]).name)
-                parent, n = os.path.dirname(parent), n - 1
+            try:
+                data = _read_file(path)
+            except IsADirectoryError:
+                raise KeyConflict(key.name, f"{key.name}.*") from None
+            except NotADirectoryError:
+                # A value lies on the path (ENOENT would mean every existing ancestor is a
+                # directory); that is fine only if this change-set removes it.
+                data = None
+                ancestor = self._blocking_ancestor(key, LIVE)
+                if value is not None and Key(ancestor).segments not in removed:
+                    raise KeyConflict(key.name, ancestor) from None
+            except OSError as exc:
+                raise KeyRead(key.name, path, exc.strerror or str(exc)) from exc
+            if value is not None:
+                for n in range(1, len(segs)):
+                    if segs[:n] in written:
+                        raise KeyConflict(key.name, Key.from_segments(segs[:n]).name)
+            record[key] = Change(self._decode(data, path, key.name), value)
+        return record
 
     def _apply_live(self, changes: Mapping[Key, str | None]) -> None:
         live = self._root(LIVE)
@@ -213,7 +238,7 @@ class FilesystemDataStore(DataStore):
                 self._remove(self.data_path(key, LIVE), key.name, live)
         for key, value in changes.items():
             if value is not None:
-                self._write(self.data_path(key, LIVE), value, key, LIVE)
+                self._overwrite(self.data_path(key, LIVE), value, key)
 
     def _barrier(self) -> None:
         if not self.durable:
@@ -249,16 +274,19 @@ class FilesystemDataStore(DataStore):
     # -- file primitives ---------------------------------------------------------------------------
     def _read(self, path: str, name: str) -> str | None:
         try:
-            with open(path, "rb") as f:
-                data = f.read()
-        except (FileNotFoundError, NotADirectoryError):
+            data = _read_file(path)
+        except NotADirectoryError:
             return None
         except IsADirectoryError:
             raise KeyRead(name, path, "it is a directory of other keys, not a value") from None
         except OSError as exc:
             raise KeyRead(name, path, exc.strerror or str(exc)) from exc
+        return self._decode(data, path, name)
+
+    @staticmethod
+    def _decode(data: bytes | None, path: str, name: str) -> str | None:
         try:
-            return data.decode("utf-8")
+            return None if data is None else data.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise Corruption(path, f"value of '{name}' is not UTF-8: {exc}") from exc
 
@@ -285,6 +313,31 @@ class FilesystemDataStore(DataStore):
         except OSError as exc:
             _unlink_quietly(temp)
             raise KeyWrite(key.name, path, exc.strerror or str(exc)) from exc
+
+    def _overwrite(self, path: str, value: str, key: Key) -> None:
+        """Write ``value`` over ``path`` in place. Only for commits: a write cut short here is
+        redone from the journal, so the temporary file and rename of ``_write`` are not needed
+        (and rewriting an existing file without truncating it first is ten times cheaper)."""
+        data = value.encode("utf-8")
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+        except (FileNotFoundError, NotADirectoryError):
+            try:
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+            except (FileExistsError, NotADirectoryError):
+                raise KeyConflict(key.name, self._blocking_ancestor(key, LIVE)) from None
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o666)
+        except IsADirectoryError:
+            raise KeyConflict(key.name, f"{key.name}.*") from None
+        except OSError as exc:
+            raise KeyWrite(key.name, path, exc.strerror or str(exc)) from exc
+        try:
+            os.write(fd, data)
+            os.ftruncate(fd, len(data))
+        except OSError as exc:
+            raise KeyWrite(key.name, path, exc.strerror or str(exc)) from exc
+        finally:
+            os.close(fd)
 
     def _blocking_ancestor(self, key: Key, committed: Committed) -> str:
         for n in range(1, len(key.segments)):
@@ -367,10 +420,19 @@ class FilesystemDataStore(DataStore):
                         yield key, meta_key
 
 
-def _kind(path: str) -> str:
-    if os.path.isdir(path):
-        return "dir"
-    return "file" if os.path.lexists(path) else "absent"
+def _read_file(path: str) -> bytes | None:
+    """The bytes of ``path``, or None when it does not exist (cheaper than ``open()``)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return None
+    try:
+        chunks = []
+        while chunk := os.read(fd, 65536):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
 
 
 def _decode_or_none(text: str) -> str | None:

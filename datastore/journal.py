@@ -6,10 +6,10 @@ marked applied afterwards, so a commit interrupted at any point is finished by r
 record when the datastore is opened again. Records are never removed after they apply: they
 are the history that ``history()`` lists and ``restore_changes()`` rolls back to.
 
-The journal is SQLite (through sqlite-utils) in WAL mode with ``synchronous=NORMAL``; the
-filesystem store makes a record durable with its own barrier (see ``filesystem.py``), so
-SQLite does not fsync on every commit. WAL recovery keeps a prefix of the committed
-transactions, which is why "applied" marks are only ever set in generation order.
+The journal is SQLite (through sqlite-utils) in WAL mode with ``synchronous=FULL``: a record
+costs one fsync of the WAL, whatever the number of keys. Records are marked applied in
+generation order at checkpoints, after a barrier has made live durable; WAL recovery keeps a
+prefix of the committed transactions, so a mark never survives without its predecessors.
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ class Commit:
 class Journal:
     """The journal of one datastore. ``Journal(None)`` keeps it in memory (memory store)."""
 
-    def __init__(self, path: Path | None) -> None:
+    def __init__(self, path: Path | None, *, durable: bool = True) -> None:
         self.path = path
         try:
             if path is None:
@@ -77,7 +77,9 @@ class Journal:
                     sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
                 )
                 self.db.execute("PRAGMA journal_mode=WAL")
-                self.db.execute("PRAGMA synchronous=NORMAL")
+                # FULL: each record is fsynced when written, so it is durable before live
+                # is touched. "Applied" marks ride along with a later record's fsync.
+                self.db.execute(f"PRAGMA synchronous={'FULL' if durable else 'OFF'}")
             self._create()
             row = self.db.execute("SELECT MAX(generation) FROM commits").fetchone()
         except sqlite3.Error as exc:

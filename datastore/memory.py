@@ -13,7 +13,7 @@ from collections.abc import Mapping
 
 from .base import Committed, DataStore, Live
 from .errors import KeyConflict
-from .journal import Journal
+from .journal import Change, Journal
 from .key import Key
 
 __all__ = ["MemoryDataStore"]
@@ -116,7 +116,7 @@ class MemoryDataStore(DataStore):
     def list_transactions(self) -> set[str]:
         return set(self._pending)
 
-    def _check_applicable(self, changes: Mapping[Key, str | None]) -> None:
+    def _prepare(self, changes: Mapping[Key, str | None]) -> dict[Key, Change]:
         removed = {k: None for k, v in changes.items() if v is None}
         written = {k.segments for k, v in changes.items() if v is not None}
         for key, value in changes.items():
@@ -128,6 +128,7 @@ class MemoryDataStore(DataStore):
                     other = Key.from_segments(key.segments[:n]).name
             if other is not None:
                 raise KeyConflict(key.name, other)
+        return {key: Change(self._live.values.get(key), new) for key, new in changes.items()}
 
     def _apply_live(self, changes: Mapping[Key, str | None]) -> None:
         for key, value in changes.items():

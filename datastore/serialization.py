@@ -22,7 +22,7 @@ from decimal import Decimal
 from typing import Any
 
 from .errors import Deserialization, InvalidKey, Serialization
-from .key import Key, KeyType
+from .key import Key, KeyType, valid_segment
 
 __all__ = ["from_json", "from_map", "from_map_with_prefix", "to_json", "to_pairs", "to_pairs_with_prefix"]
 
@@ -119,9 +119,13 @@ def _walk(value: Any, segments: tuple[str, ...], out: dict[Key, str]) -> None:
         for name, member in value.items():
             if not isinstance(name, str):
                 raise Serialization(f"Error creating valid datastore key: map key {name!r} is not a string")
-            if member is None:
-                continue  # null means "not given"; checking the name first keeps errors visible
-            _walk(member, (*segments, name), out)
+            if not valid_segment(name):  # checked even when the value produces no key
+                try:
+                    Key.from_segments((*segments, name))
+                except InvalidKey as exc:
+                    raise Serialization(f"Error creating valid datastore key: {exc}") from exc
+            if member is not None:  # null means "not given"
+                _walk(member, (*segments, name), out)
         return
     if not segments:
         raise Serialization("Cannot serialize a scalar or list without a prefix (MissingPrefix)")

@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from datastore import DataStore, FilesystemDataStore, MemoryDataStore, Version, create_new_datastore
+
+
+@pytest.fixture(params=["filesystem", "memory"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[DataStore]:
+    """Each datastore backend in turn, empty; the filesystem one in a fresh versioned layout."""
+    ds: DataStore
+    if request.param == "filesystem":
+        create_new_datastore(tmp_path, Version(1, 0, 0))
+        ds = FilesystemDataStore(tmp_path / "current")
+    else:
+        ds = MemoryDataStore()
+    yield ds
+    ds.close()
+
+
+@pytest.fixture
+def fs_store(tmp_path: Path) -> Iterator[FilesystemDataStore]:
+    """A filesystem datastore at ``tmp_path/base`` (a plain directory, no version links)."""
+    base = tmp_path / "base"
+    base.mkdir()
+    ds = FilesystemDataStore(base)
+    yield ds
+    ds.close()
