@@ -49,6 +49,8 @@ class DataStore(abc.ABC):
     #: Commits recorded (durably) but not yet checkpointed: live may not be on disk for them.
     CHECKPOINT_EVERY = 64
     _checkpointed = 0
+    #: Set by writes outside commits (storewolf's defaults, metadata) until the next barrier.
+    _unsynced = False
 
     # -- primitives ----------------------------------------------------------------------
     @abc.abstractmethod
@@ -114,11 +116,12 @@ class DataStore(abc.ABC):
         """Make everything written so far durable (a no-op for the memory store)."""
 
     def checkpoint(self) -> None:
-        """Make live durable and mark every recorded commit applied, so that none is replayed
-        at the next open. Runs every CHECKPOINT_EVERY commits, before a direct write to live,
-        and at close; idempotent and cheap when there is nothing to do."""
-        if self.journal.last_generation > self._checkpointed:
+        """Make everything written durable and mark every recorded commit applied, so that
+        none is replayed at the next open. Runs every CHECKPOINT_EVERY commits, before a direct
+        write to live, and at close; idempotent and free when there is nothing to do."""
+        if self.journal.last_generation > self._checkpointed or self._unsynced:
             self._barrier()
+            self._unsynced = False
             self.journal.mark_applied(self.journal.last_generation)
             self._checkpointed = self.journal.last_generation
 

@@ -25,6 +25,7 @@ import contextlib
 import ctypes
 import functools
 import os
+import queue
 import re
 import secrets
 import shutil
@@ -34,7 +35,7 @@ from pathlib import Path
 from urllib.parse import unquote_to_bytes
 
 from .base import LIVE, Committed, DataStore, Live, Pending
-from .errors import Corruption, InvalidKey, KeyConflict, KeyRead, KeyWrite, PathTraversal
+from .errors import Corruption, InvalidKey, KeyConflict, KeyRead, KeyWrite, ListedKeyNotPresent, PathTraversal
 from .journal import JOURNAL_FILE, Change, Journal
 from .key import Key, KeyType, _trusted, quote_segment, valid_segment
 
@@ -90,7 +91,8 @@ class FilesystemDataStore(DataStore):
         self._base = str(self.base)
         self.durable = durable
         self._base_fd = os.open(self._base, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        self._cleaners: list[threading.Thread] = []
+        self._doomed: queue.SimpleQueue[str | None] = queue.SimpleQueue()
+        self._cleaner: threading.Thread | None = None
         fresh = not (self.base / JOURNAL_FILE).exists()
         self.journal = Journal(self.base / JOURNAL_FILE, durable=durable)
         if fresh:
@@ -101,8 +103,9 @@ class FilesystemDataStore(DataStore):
     def close(self) -> None:
         if self._base_fd < 0:
             return
-        for cleaner in self._cleaners:
-            cleaner.join()
+        if self._cleaner is not None:
+            self._doomed.put(None)
+            self._cleaner.join()
         super().close()
         os.close(self._base_fd)
         self._base_fd = -1
@@ -110,12 +113,13 @@ class FilesystemDataStore(DataStore):
     # -- paths --------------------------------------------------------------------------------
     def _root(self, committed: Committed) -> str:
         if isinstance(committed, Live):
-            return os.path.join(self._base, "live")
-        return os.path.join(self._base, "pending", encode_segment(committed.tx))
+            return f"{self._base}/live"
+        return f"{self._base}/pending/{encode_segment(committed.tx)}"
 
     def data_path(self, key: Key, committed: Committed) -> str:
         """The file that holds ``key`` in ``committed``."""
-        path = os.path.join(self._root(committed), *map(encode_segment, key.segments))
+        # Encoded segments hold no "/" (nor "." or ".."), so plain joining is exact.
+        path = self._root(committed) + "/" + "/".join(map(encode_segment, key.segments))
         if path == self._base or not path.startswith(self._base + os.sep):
             raise PathTraversal(key.name, path)
         return path
@@ -132,20 +136,33 @@ class FilesystemDataStore(DataStore):
         return self._read(self.data_path(key, committed), key.name)
 
     def set_key(self, key: Key, value: str, committed: Committed) -> None:
-        if isinstance(committed, Live):
+        if isinstance(committed, Live) and self.journal.last_generation > self._checkpointed:
             self.checkpoint()  # so that replaying a commit can never undo this write
         self._write(self.data_path(key, committed), value, key, committed)
 
     def unset_key(self, key: Key, committed: Committed) -> None:
-        if isinstance(committed, Live):
+        if isinstance(committed, Live) and self.journal.last_generation > self._checkpointed:
             self.checkpoint()
         self._remove(self.data_path(key, committed), key.name, self._root(committed))
 
     def list_populated_keys(self, prefix: str, committed: Committed) -> set[Key]:
+        return {key for key, _, _ in self._walk(self._listing_root(committed), prefix, data=True, meta=False)}
+
+    def get_prefix(self, prefix: str, committed: Committed) -> dict[Key, str]:
+        # Reads each file as the walk finds it, rather than listing first and reading after.
+        found: dict[Key, str] = {}
+        for key, _, path in self._walk(self._listing_root(committed), prefix, data=True, meta=False):
+            value = self._read(path, key.name)
+            if value is None:
+                raise ListedKeyNotPresent(key.name)
+            found[key] = value
+        return found
+
+    def _listing_root(self, committed: Committed) -> str:
         root = self._root(committed)
         if isinstance(committed, Live) and not os.path.isdir(root):
             raise Corruption(root, "Live datastore missing")
-        return {key for key, meta in self._walk(root, prefix, data=True, meta=False)}
+        return root
 
     # -- metadata -------------------------------------------------------------------------------
     def get_metadata_raw(self, metadata: Key, key: Key) -> str | None:
@@ -159,7 +176,7 @@ class FilesystemDataStore(DataStore):
 
     def list_populated_metadata(self, prefix: str, metadata: Key | None = None) -> dict[Key, set[Key]]:
         out: dict[Key, set[Key]] = {}
-        for key, meta in self._walk(self._root(LIVE), prefix, data=False, meta=True):
+        for key, meta, _ in self._walk(self._root(LIVE), prefix, data=False, meta=True):
             assert meta is not None
             if metadata is None or meta == metadata:
                 out.setdefault(key, set()).add(meta)
@@ -167,7 +184,7 @@ class FilesystemDataStore(DataStore):
 
     # -- transactions -----------------------------------------------------------------------------
     def delete_transaction(self, tx: str) -> set[Key]:
-        keys = {key for key, _ in self._walk(self._root(Pending(tx)), "settings.", data=True, meta=False)}
+        keys = {key for key, _, _ in self._walk(self._root(Pending(tx)), "settings.", data=True, meta=False)}
         self._drop_transaction(tx)
         return keys
 
@@ -183,9 +200,14 @@ class FilesystemDataStore(DataStore):
             raise KeyWrite(f"pending transaction {tx}", root, exc.strerror or str(exc)) from exc
         # The transaction is gone once renamed; removing its files is left to a thread, off the
         # caller's path (close() waits for it; a leftover is swept when the store is opened).
-        cleaner = threading.Thread(target=shutil.rmtree, args=(doomed, True), name="thar-drop-tx", daemon=True)
-        cleaner.start()
-        self._cleaners = [t for t in self._cleaners if t.is_alive()] + [cleaner]
+        if self._cleaner is None:
+            self._cleaner = threading.Thread(target=self._clean, name="thar-drop-tx", daemon=True)
+            self._cleaner.start()
+        self._doomed.put(doomed)
+
+    def _clean(self) -> None:
+        while (doomed := self._doomed.get()) is not None:
+            shutil.rmtree(doomed, ignore_errors=True)
 
     def list_transactions(self) -> set[str]:
         names: set[str] = set()
@@ -300,6 +322,7 @@ class FilesystemDataStore(DataStore):
         except OSError as exc:
             raise KeyWrite(key.name, path, exc.strerror or str(exc)) from exc
         temp = os.path.join(directory, f".{_TEMP_MARK}{secrets.token_hex(6)}")
+        self._unsynced = True
         try:
             fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
             try:
@@ -348,6 +371,7 @@ class FilesystemDataStore(DataStore):
 
     def _remove(self, path: str, name: str, stop: str) -> None:
         """Remove a file, then every parent directory left empty, up to (not including) ``stop``."""
+        self._unsynced = True
         try:
             os.unlink(path)
         except (FileNotFoundError, NotADirectoryError):
@@ -364,8 +388,8 @@ class FilesystemDataStore(DataStore):
                 break  # not empty (or not ours to remove): stop quietly
             parent = os.path.dirname(parent)
 
-    def _walk(self, root: str, prefix: str, *, data: bool, meta: bool) -> Iterator[tuple[Key, Key | None]]:
-        """Yield (data key, metadata key or None) for the files under ``root`` whose data key's
+    def _walk(self, root: str, prefix: str, *, data: bool, meta: bool) -> Iterator[tuple[Key, Key | None, str]]:
+        """Yield (data key, metadata key or None, file path) for the files under ``root`` whose data key's
         canonical name starts with ``prefix``. Does not follow symlinks or cross filesystems;
         files whose names are not keys are skipped, as Bottlerocket skips them."""
         try:
@@ -417,7 +441,7 @@ class FilesystemDataStore(DataStore):
                             meta_key = Key(meta_name, KeyType.META) if meta_name is not None else None
                         except InvalidKey:
                             continue
-                        yield key, meta_key
+                        yield key, meta_key, entry.path
 
 
 def _read_file(path: str) -> bytes | None:

@@ -75,3 +75,22 @@ def test_history_survives_reopening(tmp_path: Path) -> None:
         ds.set_key(Key("settings.a"), "2", Pending("default"))
         ds.commit_transaction("default")
         assert ds.journal.last_generation == 2
+
+
+def test_a_direct_live_write_is_never_undone_by_a_replay(tmp_path: Path) -> None:
+    with FilesystemDataStore(tmp_path) as ds:
+        ds.set_key(Key("settings.a"), "1", Pending("default"))
+        ds.commit_transaction("default")
+        assert ds.journal.unapplied() != []  # not yet checkpointed
+        ds.set_key(Key("settings.a"), "2", LIVE)  # e.g. a tool writing live directly
+        assert ds.journal.unapplied() == []
+    with FilesystemDataStore(tmp_path) as ds:
+        assert ds.get_key(Key("settings.a"), LIVE) == "2"
+
+
+def test_commits_are_checkpointed_every_so_often(tmp_path: Path) -> None:
+    with FilesystemDataStore(tmp_path, durable=False) as ds:
+        for i in range(ds.CHECKPOINT_EVERY + 1):
+            ds.set_key(Key("settings.a"), str(i), Pending("default"))
+            ds.commit_transaction("default")
+        assert [c.generation for c in ds.journal.unapplied()] == [ds.CHECKPOINT_EVERY + 1]
