@@ -15,6 +15,7 @@ from datastore import (
     Key,
     KeyConflict,
     KeyRead,
+    KeyType,
     Pending,
     decode_segment,
     encode_segment,
@@ -220,3 +221,32 @@ def test_stored_values_have_no_trailing_newline(fs_store: FilesystemDataStore) -
 def test_opening_a_missing_datastore_says_what_to_do(tmp_path: Path) -> None:
     with pytest.raises(Corruption, match="did storewolf run"):
         FilesystemDataStore(tmp_path / "nope")
+
+
+def test_a_dot_dot_segment_stays_inside_the_datastore(fs_store: FilesystemDataStore) -> None:
+    key = Key('settings."..".x')
+    assert key.segments == ("settings", "..", "x")
+    fs_store.set_key(key, "1", LIVE)
+    assert (fs_store.base / "live/settings/%2E%2E/x").read_bytes() == b"1"
+    assert fs_store.list_populated_keys("", LIVE) == {key}
+
+
+def test_metadata_names_with_slash_are_encoded_and_not_listed(fs_store: FilesystemDataStore) -> None:
+    slashed = Key("a/b", KeyType.META)
+    fs_store.set_metadata(slashed, Key("settings.x"), '"v"')
+    assert (fs_store.base / "live/settings/x.a%2Fb").read_bytes() == b'"v"'
+    assert fs_store.get_metadata_raw(slashed, Key("settings.x")) == '"v"'
+    # Bottlerocket passes the name after the first "." undecoded to Key::new: "%" is invalid.
+    assert fs_store.list_populated_metadata("") == {}
+
+
+def test_key_populated_is_true_for_a_directory(fs_store: FilesystemDataStore) -> None:
+    fs_store.set_key(Key("settings.motd"), '"hi"', LIVE)
+    assert fs_store.key_populated(Key("settings"), LIVE)
+    assert (fs_store.base / "live/settings").is_dir()
+
+
+def test_a_missing_pending_directory_lists_no_transactions(fs_store: FilesystemDataStore) -> None:
+    assert not (fs_store.base / "pending").exists()
+    assert fs_store.list_transactions() == set()
+    assert fs_store.delete_transaction("default") == set()
