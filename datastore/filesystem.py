@@ -236,7 +236,9 @@ class FilesystemDataStore(DataStore):
             try:
                 data = _read_file(path)
             except IsADirectoryError:
-                raise KeyConflict(key.name, f"{key.name}.*") from None
+                if value is not None:
+                    raise KeyConflict(key.name, f"{key.name}.*") from None
+                data = None  # removing a key that only prefixes others: nothing to remove
             except NotADirectoryError:
                 # A value lies on the path (ENOENT would mean every existing ancestor is a
                 # directory); that is fine only if this change-set removes it.
@@ -376,6 +378,8 @@ class FilesystemDataStore(DataStore):
             os.unlink(path)
         except (FileNotFoundError, NotADirectoryError):
             pass
+        except IsADirectoryError:
+            return  # the key only prefixes others; it holds no value to remove
         except OSError as exc:
             raise KeyWrite(name, path, exc.strerror or str(exc)) from exc
         parent = os.path.dirname(path)

@@ -259,3 +259,10 @@ def test_restore_changes_of_an_unknown_generation_is_an_error(store: DataStore) 
         store.restore_changes(7)
     with pytest.raises(JournalError):
         store.journal.get(1)
+
+
+def test_removing_a_key_that_only_prefixes_others_changes_nothing(store: DataStore) -> None:
+    store.set_key(k("settings.a.b"), "1", LIVE)
+    commit = store.commit_changes({k("settings.a"): None}, "remove-prefix")
+    assert commit.changes[k("settings.a")].old is None
+    assert {key.name: v for key, v in store.get_prefix("", LIVE).items()} == {"settings.a.b": "1"}
