@@ -1,0 +1,107 @@
+"""Model errors in words a user can act on: one line per problem, naming the dotted setting,
+the value given and the rule broken.
+
+    settings.ntp.time-servers[1] = "how are you": Unable to deserialize into Url: …
+    settings.kernel.bogus: unknown field (allowed: lockdown, modules, sysctl)
+    settings.kubernetes.max-pods = -1: must be an integer from 0 to 4294967295 (u32)
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+__all__ = ["ModelError", "format_errors"]
+
+
+class ModelError(ValueError):
+    """Input does not fit the settings model; ``lines`` holds one message per problem."""
+
+    def __init__(self, lines: list[str]) -> None:
+        self.lines = lines
+        super().__init__("\n".join(lines))
+
+
+def format_errors(exc: ValidationError, root: str = "settings", model: type[BaseModel] | None = None) -> list[str]:
+    """Turn a pydantic ValidationError into one line per error (see the module docstring)."""
+    lines = []
+    for error in exc.errors(include_url=False):
+        path = _path(root, error["loc"])
+        kind = error["type"]
+        if kind == "extra_forbidden":
+            allowed = _allowed_fields(model, error["loc"][:-1])
+            hint = f" (allowed: {', '.join(allowed)})" if allowed else ""
+            lines.append(f"{path}: unknown field{hint}")
+            continue
+        if kind == "missing":
+            lines.append(f"{path}: required field missing")
+            continue
+        lines.append(f"{path} = {_show(error.get('input'))}: {_message(error)}")
+    return lines
+
+
+def _path(root: str, loc: tuple[int | str, ...]) -> str:
+    text = root
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        elif part == "[key]":
+            text += " (map key)"
+        elif any(c in part for c in '.[] "'):
+            text += f'."{part}"' if text else f'"{part}"'
+        else:
+            text += f".{part}" if text else part
+    return text
+
+
+def _show(value: Any) -> str:
+    try:
+        text = json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):
+        text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _message(error: Any) -> str:
+    kind, msg, ctx = error["type"], error["msg"], error.get("ctx") or {}
+    if kind == "value_error":
+        return str(msg).removeprefix("Value error, ")
+    if kind in ("less_than_equal", "greater_than_equal", "less_than", "greater_than"):
+        return f"out of range: {msg[0].lower()}{msg[1:]}"
+    if kind.endswith("_type") or kind == "int_from_float":
+        expected = kind.removesuffix("_type").replace("int_from_float", "int")
+        names = {"int": "an integer", "string": "a string", "bool": "true or false", "dict": "an object",
+                 "list": "a list", "model": "an object", "float": "a number"}
+        return f"must be {names.get(expected, expected)} (no conversion from other types)"
+    if ctx:
+        return str(msg)
+    return str(msg)
+
+
+def _allowed_fields(model: type[BaseModel] | None, loc: tuple[int | str, ...]) -> list[str]:
+    """The field names accepted where an unknown field was found, when the path leads to a struct."""
+    current: Any = model
+    for part in loc:
+        if current is None or not (isinstance(current, type) and issubclass(current, BaseModel)):
+            return []
+        field = next((f for f in current.model_fields.values() if f.alias == part), None)
+        if field is None:
+            return []
+        current = _struct_of(field.annotation)
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return sorted(f.alias or name for name, f in current.model_fields.items())
+    return []
+
+
+def _struct_of(annotation: Any) -> Any:
+    from typing import get_args
+
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in get_args(annotation):
+        found = _struct_of(arg)
+        if found is not None:
+            return found
+    return None
