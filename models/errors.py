@@ -3,13 +3,14 @@ the value given and the rule broken.
 
     settings.ntp.time-servers[1] = "how are you": Unable to deserialize into Url: …
     settings.kernel.bogus: unknown field (allowed: lockdown, modules, sysctl)
-    settings.kubernetes.max-pods = -1: must be an integer from 0 to 4294967295 (u32)
+    settings.kubernetes.max-pods = -1: out of range: input should be greater than or equal to 0
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from types import UnionType
+from typing import Annotated, Any, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
@@ -72,8 +73,15 @@ def _message(error: Any) -> str:
         return f"out of range: {msg[0].lower()}{msg[1:]}"
     if kind.endswith("_type") or kind == "int_from_float":
         expected = kind.removesuffix("_type").replace("int_from_float", "int")
-        names = {"int": "an integer", "string": "a string", "bool": "true or false", "dict": "an object",
-                 "list": "a list", "model": "an object", "float": "a number"}
+        names = {
+            "int": "an integer",
+            "string": "a string",
+            "bool": "true or false",
+            "dict": "an object",
+            "list": "a list",
+            "model": "an object",
+            "float": "a number",
+        }
         return f"must be {names.get(expected, expected)} (no conversion from other types)"
     if ctx:
         return str(msg)
@@ -81,27 +89,46 @@ def _message(error: Any) -> str:
 
 
 def _allowed_fields(model: type[BaseModel] | None, loc: tuple[int | str, ...]) -> list[str]:
-    """The field names accepted where an unknown field was found, when the path leads to a struct."""
+    """The field names accepted where an unknown field was found, when the path leads to a struct
+    (through struct fields, map entries and list elements)."""
     current: Any = model
     for part in loc:
-        if current is None or not (isinstance(current, type) and issubclass(current, BaseModel)):
+        current = _step(current, part)
+        if current is None:
             return []
-        field = next((f for f in current.model_fields.values() if f.alias == part), None)
-        if field is None:
-            return []
-        current = _struct_of(field.annotation)
-    if isinstance(current, type) and issubclass(current, BaseModel):
-        return sorted(f.alias or name for name, f in current.model_fields.items())
+    struct = _struct_of(current)
+    if struct is not None:
+        return sorted(f.alias or name for name, f in struct.model_fields.items())
     return []
 
 
-def _struct_of(annotation: Any) -> Any:
-    from typing import get_args
+def _step(annotation: Any, part: int | str) -> Any:
+    """The type found one path step below ``annotation``."""
+    struct = _struct_of(annotation)
+    if struct is not None and isinstance(part, str):
+        field = next((f for f in struct.model_fields.values() if f.alias == part), None)
+        return None if field is None else field.annotation
+    for candidate in _alternatives(annotation):
+        origin = get_origin(candidate)
+        if origin is dict and isinstance(part, str):
+            return get_args(candidate)[1]
+        if origin is list and isinstance(part, int):
+            return get_args(candidate)[0]
+    return None
 
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in get_args(annotation):
-        found = _struct_of(arg)
-        if found is not None:
-            return found
+
+def _alternatives(annotation: Any) -> list[Any]:
+    """``annotation`` with Annotated and Optional unwrapped into its alternatives."""
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _alternatives(get_args(annotation)[0])
+    if origin in (Union, UnionType):
+        return [alt for arg in get_args(annotation) for alt in _alternatives(arg)]
+    return [annotation]
+
+
+def _struct_of(annotation: Any) -> type[BaseModel] | None:
+    for candidate in _alternatives(annotation):
+        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+            return candidate
     return None
