@@ -26,7 +26,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError, create_model
 
-from .api import ConfigurationFile, MetadataValue, Service
+from .api import ConfigurationFile, MetadataValue, Os, Service
 from .base import SettingsStruct
 from .errors import ModelError, format_errors
 from .settings import extensions as all_extensions
@@ -34,6 +34,7 @@ from .settings import extensions as all_extensions
 __all__ = [
     "Variant",
     "VariantError",
+    "api_model",
     "extensions_for_family",
     "load_variant",
     "merge_defaults",
@@ -124,6 +125,18 @@ def settings_model(extensions: tuple[str, ...]) -> type[SettingsStruct]:
     return create_model("Settings", __base__=SettingsStruct, **fields)
 
 
+@functools.lru_cache(maxsize=64)
+def api_model(settings: type[SettingsStruct]) -> type[SettingsStruct]:
+    """The whole API model around a ``settings`` model (see ``Variant.api_model``)."""
+    fields: dict[str, Any] = {
+        "settings": (settings | None, None),
+        "services": (dict[str, Service] | None, None),
+        "configuration_files": (dict[str, ConfigurationFile] | None, None),
+        "os": (Os | None, None),
+    }
+    return create_model("Model", __base__=SettingsStruct, **fields)
+
+
 @dataclass
 class Variant:
     """A loaded variant. ``defaults`` is the merged ``defaults.d`` table."""
@@ -146,6 +159,12 @@ class Variant:
         if self._model is None:
             self._model = settings_model(tuple(sorted(self.extensions)))
         return self._model
+
+    @property
+    def api_model(self) -> type[SettingsStruct]:
+        """The model of ``GET /``: ``settings``, ``services``, ``configuration-files`` and ``os``
+        (each may be left out, as a prefix-filtered response leaves them out)."""
+        return api_model(self.settings_model)
 
     def parse_settings(self, data: Any, root: str = "settings") -> SettingsStruct:
         """Validate a settings object; raise ModelError with one line per problem."""

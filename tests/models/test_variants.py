@@ -8,8 +8,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 import variants
+from models.api import parse_os_release
 from models.errors import ModelError
 from models.variant import VariantError, extensions_for_family, load_variant, merge_defaults
 
@@ -191,3 +193,22 @@ def test_an_unknown_field_inside_a_map_entry_lists_the_allowed_fields() -> None:
     assert info.value.lines == [
         "settings.host-containers.admin.bogus: unknown field (allowed: enabled, source, superpowered, user-data)"
     ]
+
+
+def test_the_api_model_holds_settings_services_files_and_os() -> None:
+    variant = load_variant(variants.path("thar-dev"))
+    assert variant.os_release is not None
+    os_ = parse_os_release(variant.os_release, "x86_64")
+    whole = {
+        "settings": variant.defaults["settings"],
+        "services": variant.defaults["services"],
+        "configuration-files": variant.defaults["configuration-files"],
+        "os": os_.model_dump(),
+    }
+    dumped = variant.api_model.model_validate(whole).dump()
+    assert dumped["os"]["variant_id"] == "thar-dev"
+    assert dumped["services"]["motd"] == {"configuration-files": ["motd"], "restart-commands": []}
+    assert dumped["settings"]["motd"] == "Welcome to thar!"
+    assert variant.api_model.model_validate({"os": os_.model_dump()}).dump() == {"os": os_.model_dump()}
+    with pytest.raises(ValidationError):
+        variant.api_model.model_validate({"settings": {}, "extra": 1})
