@@ -5,17 +5,20 @@ int, ``42`` is not a string), unknown fields rejected, field names kebab-case on
 (``max_pods`` is ``max-pods``), every field optional unless declared otherwise, ``None`` = not
 given. ``dump()`` gives the JSON form the datastore stores: aliases, absent fields omitted.
 
-Validated scalars are ``Annotated`` types built by ``validated_str`` / ``enum_str``: they keep
-the original string unless the rule normalises it, and fail with Bottlerocket's wording,
-``Unable to deserialize into <TypeName>: <reason>``.
+Validated scalars are ``Annotated[str, Checked(...)]`` or ``Annotated[str, OneOf(...)]``: they
+keep the original string unless the rule normalises it, and fail with Bottlerocket's wording,
+``Unable to deserialize into <TypeName>: <reason>`` (enums: serde's ``unknown variant ...``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, WithJsonSchema
+from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, GetJsonSchemaHandler, Strict
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema, core_schema
 
 __all__ = [
     "I32",
@@ -23,10 +26,10 @@ __all__ = [
     "U8",
     "U16",
     "U32",
+    "Checked",
+    "OneOf",
     "SettingsStruct",
-    "enum_str",
     "kebab",
-    "validated_str",
 ]
 
 
@@ -51,48 +54,65 @@ class SettingsStruct(BaseModel):
         return self.model_dump(mode="json", by_alias=True, exclude_none=True)
 
 
-def validated_str(
-    type_name: str,
-    check: Callable[[str], str | None],
-    *,
-    description: str,
-    pattern: str | None = None,
-) -> Any:
-    """A strict ``str`` type that runs ``check`` after the type check.
+@dataclass(frozen=True)
+class Checked:
+    """``Annotated[str, Checked(...)]``: a strict string checked by a function.
 
     ``check`` raises ValueError(reason) to reject, and returns None to store the original
-    string or a string to store instead (a normalisation). The JSON Schema carries
+    string or a string to store instead (a normalisation). A rejection reads
+    ``Unable to deserialize into <type_name>: <reason>``. The JSON Schema carries
     ``description`` (the rule in words) and, where one regex states the rule, ``pattern``.
     """
 
-    def validate(value: str) -> str:
+    type_name: str
+    check: Callable[[str], str | None]
+    description: str
+    pattern: str | None = None
+
+    def validate(self, value: str) -> str:
         try:
-            stored = check(value)
+            stored = self.check(value)
         except ValueError as exc:
-            raise ValueError(f"Unable to deserialize into {type_name}: {exc}") from None
+            raise ValueError(f"Unable to deserialize into {self.type_name}: {exc}") from None
         return value if stored is None else stored
 
-    schema: dict[str, Any] = {"type": "string", "title": type_name, "description": description}
-    if pattern is not None:
-        schema["pattern"] = pattern
-    return Annotated[str, Strict(), AfterValidator(validate), WithJsonSchema(schema)]
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        return core_schema.no_info_after_validator_function(self.validate, core_schema.str_schema(strict=True))
+
+    def __get_pydantic_json_schema__(self, schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        out: dict[str, Any] = {"type": "string", "title": self.type_name, "description": self.description}
+        if self.pattern is not None:
+            out["pattern"] = self.pattern
+        return out
 
 
-def enum_str(type_name: str, variants: Sequence[str], *, emit: dict[str, str] | None = None) -> Any:
-    """A string enum with serde's error text (``unknown variant `x`, expected one of …``).
+@dataclass(frozen=True)
+class OneOf:
+    """``Annotated[str, OneOf(...)]``: a string enum with serde's error text
+    (``unknown variant `x`, expected one of ...``). ``emit`` maps accepted spellings to the
+    stored one (e.g. ``static`` -> ``Static``)."""
 
-    ``emit`` maps accepted spellings to the stored one (e.g. ``static`` -> ``Static``).
-    """
-    allowed = tuple(variants)
-    expected = ", ".join(f"`{v}`" for v in allowed)
+    type_name: str
+    variants: Sequence[str]
+    emit: Mapping[str, str] | None = None
 
-    def validate(value: str) -> str:
-        if value not in allowed:
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "variants", tuple(self.variants))  # hashable, in a fixed order
+
+    def __hash__(self) -> int:
+        return hash((self.type_name, tuple(self.variants)))
+
+    def validate(self, value: str) -> str:
+        if value not in self.variants:
+            expected = ", ".join(f"`{v}`" for v in self.variants)
             raise ValueError(f"unknown variant `{value}`, expected one of {expected}")
-        return emit.get(value, value) if emit else value
+        return self.emit.get(value, value) if self.emit else value
 
-    schema = {"type": "string", "title": type_name, "enum": list(allowed)}
-    return Annotated[str, Strict(), AfterValidator(validate), WithJsonSchema(schema)]
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        return core_schema.no_info_after_validator_function(self.validate, core_schema.str_schema(strict=True))
+
+    def __get_pydantic_json_schema__(self, schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        return {"type": "string", "title": self.type_name, "enum": list(self.variants)}
 
 
 def _int(lo: int, hi: int, rust: str) -> Any:

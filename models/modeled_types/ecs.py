@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from ..base import enum_str, validated_str
+from ..base import Checked, OneOf
 
 __all__ = [
     "ECSAgentImagePullBehavior",
@@ -40,29 +40,27 @@ def _check_attribute_value(value: str) -> None:
 
 ECSAttributeKey = Annotated[
     str,
-    *validated_str(
+    Checked(
         "ECSAttributeKey",
         _check_attribute_key,
         description="An ECS attribute name: 1-128 chars of [a-zA-Z0-9._/-].",
         pattern=f"^{_ATTRIBUTE_KEY}$",
-    ).__metadata__,
+    ),
 ]
 ECSAttributeValue = Annotated[
     str,
-    *validated_str(
+    Checked(
         "ECSAttributeValue",
         _check_attribute_value,
         description="An ECS attribute value: 1-128 chars of [a-zA-Z0-9.@:_/\\-] and spaces, not starting or "
         "ending with a space.",
         pattern=f"^{_ATTRIBUTE_VALUE}$",
-    ).__metadata__,
+    ),
 ]
 
-ECSAgentLogLevel = Annotated[
-    str, *enum_str("ECSAgentLogLevel", ["debug", "info", "warn", "error", "crit"]).__metadata__
-]
+ECSAgentLogLevel = Annotated[str, OneOf("ECSAgentLogLevel", ["debug", "info", "warn", "error", "crit"])]
 ECSAgentImagePullBehavior = Annotated[
-    str, *enum_str("ECSAgentImagePullBehavior", ["default", "always", "once", "prefer-cached"]).__metadata__
+    str, OneOf("ECSAgentImagePullBehavior", ["default", "always", "once", "prefer-cached"])
 ]
 
 # Like KubernetesDurationValue (h, m, s, ms in that order, each at most once, decimals allowed),
@@ -78,13 +76,13 @@ def _check_duration(value: str) -> None:
 
 ECSDurationValue = Annotated[
     str,
-    *validated_str(
+    Checked(
         "ECSDurationValue",
         _check_duration,
         description="A duration such as 1h2m3s or 1ms1us1ns: units h, m, s, ms, us (or µs), ns in that order, "
         "each at most once, decimals allowed.",
         pattern=f"^{_DURATION}$",
-    ).__metadata__,
+    ),
 ]
 
 RUST_TYPES: dict[str, Any] = {

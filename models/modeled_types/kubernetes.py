@@ -13,7 +13,7 @@ Enums (``KubernetesEvictionKey``, ``KubernetesMemoryReservationKey``, …) fail 
 ASCII-only; ``KubernetesClusterName`` is the v0.6.0 rule (a non-empty label value), not the later
 EKS rule.
 
-Each type is ``Annotated[str, *validated_str(...).__metadata__]`` rather than the bare
+Each type is ``Annotated[str, Checked(...)]`` rather than the bare
 ``validated_str(...)`` value: pydantic gets the same validators, and mypy gets ``str`` rather than
 ``Any``, which it would reject as an annotation in this module (``CredentialProvider`` and the
 other structs below use these types).
@@ -27,7 +27,7 @@ from typing import Annotated, Any
 
 from pydantic import ConfigDict, Field, Strict, WithJsonSchema, field_validator
 
-from ..base import SettingsStruct, enum_str, validated_str
+from ..base import Checked, OneOf, SettingsStruct
 from .shared import SingleLineString
 
 __all__ = [
@@ -73,12 +73,12 @@ def _check_name(value: str) -> None:
 
 KubernetesName = Annotated[
     str,
-    *validated_str(
+    Checked(
         "KubernetesName",
         _check_name,
         description="A Kubernetes resource name: 1-253 chars of [0-9a-z.-].",
         pattern=f"^{_NAME}$",
-    ).__metadata__,
+    ),
 ]
 
 
@@ -109,32 +109,32 @@ def _check_taint_value(value: str) -> None:
 
 KubernetesLabelKey = Annotated[
     str,
-    *validated_str(
+    Checked(
         "KubernetesLabelKey",
         _check_label_key,
         description="A Kubernetes label key: optional 'prefix/' (1-253 chars of [A-Za-z0-9.-]), then a name "
         "of 1-63 chars, alphanumeric at both ends, [A-Za-z0-9._-] inside.",
         pattern=f"^{_LABEL_KEY}$",
-    ).__metadata__,
+    ),
 ]
 KubernetesLabelValue = Annotated[
     str,
-    *validated_str(
+    Checked(
         "KubernetesLabelValue",
         _check_label_value,
         description="A Kubernetes label value: empty, or 1-63 chars, alphanumeric at both ends, [A-Za-z0-9._-] inside.",
         pattern=f"^{_LABEL_VALUE}$",
-    ).__metadata__,
+    ),
 ]
 KubernetesTaintValue = Annotated[
     str,
-    *validated_str(
+    Checked(
         "KubernetesTaintValue",
         _check_taint_value,
         description="A taint 'value:effect': the value is optional (a label value), the effect 1-253 "
         "ASCII alphanumerics (NoSchedule, PreferNoSchedule, NoExecute, … are not enforced).",
         pattern=f"^{_TAINT_VALUE}$",
-    ).__metadata__,
+    ),
 ]
 
 
@@ -152,13 +152,13 @@ def _check_cluster_name(value: str) -> None:
 
 KubernetesClusterName = Annotated[
     str,
-    *validated_str(
+    Checked(
         "KubernetesClusterName",
         _check_cluster_name,
         description="A cluster name: a non-empty Kubernetes label value (1-63 chars, alphanumeric at both "
         "ends, [A-Za-z0-9._-] inside).",
         pattern=f"^{_LABEL_NAME}$",
-    ).__metadata__,
+    ),
 ]
 
 
@@ -180,21 +180,21 @@ def _check_bootstrap_token(value: str) -> None:
 
 KubernetesAuthenticationMode = Annotated[
     str,
-    *validated_str(
+    Checked(
         "KubernetesAuthenticationMode",
         _check_authentication_mode,
         description="How kubelet authenticates to the API server: aws or tls.",
         pattern="^(aws|tls)$",
-    ).__metadata__,
+    ),
 ]
 KubernetesBootstrapToken = Annotated[
     str,
-    *validated_str(
+    Checked(
         "KubernetesBootstrapToken",
         _check_bootstrap_token,
         description="A bootstrap token: 6 chars of [a-z0-9], '.', 16 chars of [a-z0-9].",
         pattern=f"^{_BOOTSTRAP_TOKEN}$",
-    ).__metadata__,
+    ),
 ]
 
 
@@ -202,7 +202,7 @@ KubernetesBootstrapToken = Annotated[
 
 KubernetesEvictionKey = Annotated[
     str,
-    *enum_str(
+    OneOf(
         "KubernetesEvictionKey",
         [
             "memory.available",
@@ -212,7 +212,7 @@ KubernetesEvictionKey = Annotated[
             "imagefs.inodesFree",
             "pid.available",
         ],
-    ).__metadata__,
+    ),
 ]
 
 _RESERVED_RESOURCES = ("cpu", "memory", "ephemeral-storage")
@@ -228,12 +228,12 @@ def _check_reserved_resource_key(value: str) -> None:
 
 KubernetesReservedResourceKey = Annotated[
     str,
-    *validated_str(
+    Checked(
         "KubernetesReservedResourceKey",
         _check_reserved_resource_key,
         description="A resource kubelet can reserve: cpu, memory or ephemeral-storage.",
         pattern="^(cpu|memory|ephemeral-storage)$",
-    ).__metadata__,
+    ),
 ]
 
 
@@ -311,22 +311,22 @@ def _check_threshold(value: str) -> None:
 
 KubernetesQuantityValue = Annotated[
     str,
-    *validated_str(
+    Checked(
         "KubernetesQuantityValue",
         _check_quantity,
         description="A Kubernetes quantity: a number of digits and dots with an optional sign and an optional "
         "suffix (e<digits>, E P T G M K with optional i, or n u m k): 129e6, 10Mi, 100m.",
         pattern=f"^{_QUANTITY}$",
-    ).__metadata__,
+    ),
 ]
 KubernetesThresholdValue = Annotated[
     str,
-    *validated_str(
+    Checked(
         "KubernetesThresholdValue",
         _check_threshold,
         description="An eviction threshold: a percentage 0 <= v < 100 written as a number followed by '%' "
         "(10%, 99.5%), or a Kubernetes quantity (100Mi).",
-    ).__metadata__,
+    ),
 ]
 
 
@@ -360,30 +360,30 @@ def _check_duration(value: str) -> None:
 
 KubernetesCloudProvider = Annotated[
     str,
-    *validated_str(
+    Checked(
         "KubernetesCloudProvider",
         _check_cloud_provider,
         description='kubelet\'s cloud provider: aws, external, or "" (the empty string, also accepted as '
         'empty input, is stored as the two characters "").',
-    ).__metadata__,
+    ),
 ]
 CpuManagerPolicy = Annotated[
     str,
-    *validated_str(
+    Checked(
         "CpuManagerPolicy",
         _check_cpu_manager_policy,
         description="kubelet's CPU manager policy: static or none (or Static, None); the original text is stored.",
         pattern="^(static|Static|none|None)$",
-    ).__metadata__,
+    ),
 ]
 KubernetesDurationValue = Annotated[
     str,
-    *validated_str(
+    Checked(
         "KubernetesDurationValue",
         _check_duration,
         description="A duration such as 1h2m3s10ms or 1.5h: units h, m, s, ms in that order, each at most once.",
         pattern=f"^{_DURATION}$",
-    ).__metadata__,
+    ),
 ]
 
 
@@ -402,40 +402,38 @@ def _check_topology_manager_policy(value: str) -> None:
 
 TopologyManagerScope = Annotated[
     str,
-    *validated_str(
+    Checked(
         "TopologyManagerScope",
         _check_topology_manager_scope,
         description="kubelet's topology manager scope: container or pod.",
         pattern="^(container|pod)$",
-    ).__metadata__,
+    ),
 ]
 TopologyManagerPolicy = Annotated[
     str,
-    *validated_str(
+    Checked(
         "TopologyManagerPolicy",
         _check_topology_manager_policy,
         description="kubelet's topology manager policy: none, restricted, best-effort or single-numa-node.",
         pattern="^(none|restricted|best-effort|single-numa-node)$",
-    ).__metadata__,
+    ),
 ]
-KubernetesCPUManagerPolicyOption = Annotated[
-    str, *enum_str("KubernetesCPUManagerPolicyOption", ["full-pcpus-only"]).__metadata__
-]
+KubernetesCPUManagerPolicyOption = Annotated[str, OneOf("KubernetesCPUManagerPolicyOption", ["full-pcpus-only"])]
 KubernetesMemoryReservationKey = Annotated[
     str,
-    *enum_str("KubernetesMemoryReservationKey", ["memory", "hugepages-2Mi", "hugepages-1Gi"]).__metadata__,
+    OneOf("KubernetesMemoryReservationKey", ["memory", "hugepages-2Mi", "hugepages-1Gi"]),
 ]
 # serde aliases: "static" and "none" are read as the variants Static and None, which serialize as such.
 KubernetesMemoryManagerPolicy = Annotated[
     str,
-    *enum_str(
+    OneOf(
         "KubernetesMemoryManagerPolicy",
         ["Static", "static", "None", "none"],
         emit={"static": "Static", "none": "None"},
-    ).__metadata__,
+    ),
 ]
 KubernetesHostnameOverrideSource = Annotated[
-    str, *enum_str("KubernetesHostnameOverrideSource", ["private-dns-name", "instance-id"]).__metadata__
+    str, OneOf("KubernetesHostnameOverrideSource", ["private-dns-name", "instance-id"])
 ]
 
 
@@ -480,13 +478,9 @@ class KubernetesMemoryReservation(SettingsStruct):
 
 # --- NvidiaDevicePluginSettings -----------------------------------------------------------------
 
-NvidiaDeviceIdStrategy = Annotated[str, *enum_str("NvidiaDeviceIdStrategy", ["uuid", "index"]).__metadata__]
-NvidiaDeviceListStrategy = Annotated[
-    str, *enum_str("NvidiaDeviceListStrategy", ["envvar", "volume-mounts"]).__metadata__
-]
-NvidiaDeviceSharingStrategy = Annotated[
-    str, *enum_str("NvidiaDeviceSharingStrategy", ["none", "time-slicing"]).__metadata__
-]
+NvidiaDeviceIdStrategy = Annotated[str, OneOf("NvidiaDeviceIdStrategy", ["uuid", "index"])]
+NvidiaDeviceListStrategy = Annotated[str, OneOf("NvidiaDeviceListStrategy", ["envvar", "volume-mounts"])]
+NvidiaDeviceSharingStrategy = Annotated[str, OneOf("NvidiaDeviceSharingStrategy", ["none", "time-slicing"])]
 
 _I32_MAX = 2**31 - 1
 _TimeSlicingReplicas = Annotated[

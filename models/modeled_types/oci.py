@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 from pydantic import PlainValidator, WithJsonSchema
 
-from ..base import enum_str
+from ..base import OneOf
 
 __all__ = [
     "LINUX_CAPABILITIES",
@@ -93,10 +93,8 @@ LINUX_RESOURCE_LIMITS: dict[str, str] = {
 }
 """Resource limit setting name -> Linux name: ``"max-open-files"`` -> ``"RLIMIT_NOFILE"``."""
 
-OciDefaultsCapability = Annotated[str, *enum_str("OciDefaultsCapability", _CAPABILITIES).__metadata__]
-OciDefaultsResourceLimitType = Annotated[
-    str, *enum_str("OciDefaultsResourceLimitType", list(LINUX_RESOURCE_LIMITS)).__metadata__
-]
+OciDefaultsCapability = Annotated[str, OneOf("OciDefaultsCapability", _CAPABILITIES)]
+OciDefaultsResourceLimitType = Annotated[str, OneOf("OciDefaultsResourceLimitType", list(LINUX_RESOURCE_LIMITS))]
 
 _I64_MAX = 2**63 - 1
 _UNLIMITED = "unlimited"

@@ -23,7 +23,7 @@ import ada_url
 from cryptography import x509
 from pydantic import AfterValidator, PlainValidator, Strict, WithJsonSchema
 
-from ..base import validated_str
+from ..base import Checked
 
 __all__ = [
     "RUST_TYPES",
@@ -69,12 +69,15 @@ def _check_single_line(value: str) -> None:
         raise ValueError("Can't create SingleLineString containing line terminator")
 
 
-SingleLineString = validated_str(
-    "SingleLineString",
-    _check_single_line,
-    description="Any string without a line terminator (LF, CR, VT, FF, NEL, U+2028, U+2029).",
-    pattern="^[^\\n\\r\\u000b\\u000c\\u0085\\u2028\\u2029]*$",
-)
+SingleLineString = Annotated[
+    str,
+    Checked(
+        "SingleLineString",
+        _check_single_line,
+        description="Any string without a line terminator (LF, CR, VT, FF, NEL, U+2028, U+2029).",
+        pattern="^[^\\n\\r\\u000b\\u000c\\u0085\\u2028\\u2029]*$",
+    ),
+]
 
 
 # --- ValidBase64 --------------------------------------------------------------------------------
@@ -98,12 +101,15 @@ def _check_base64(value: str) -> None:
     _strict_b64decode(value)
 
 
-ValidBase64 = validated_str(
-    "ValidBase64",
-    _check_base64,
-    description="Standard base64 (A-Z a-z 0-9 + /) with canonical '=' padding; the original text is stored.",
-    pattern="^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$",
-)
+ValidBase64 = Annotated[
+    str,
+    Checked(
+        "ValidBase64",
+        _check_base64,
+        description="Standard base64 (A-Z a-z 0-9 + /) with canonical '=' padding; the original text is stored.",
+        pattern="^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$",
+    ),
+]
 
 
 # --- ValidLinuxHostname -------------------------------------------------------------------------
@@ -122,12 +128,15 @@ def _check_linux_hostname(value: str) -> None:
         )
 
 
-ValidLinuxHostname = validated_str(
-    "ValidLinuxHostname",
-    _check_linux_hostname,
-    description="A Linux hostname: 1-253 chars of [0-9a-z.-], '.'-separated labels of 1-63 chars "
-    "that do not start with '-'.",
-)
+ValidLinuxHostname = Annotated[
+    str,
+    Checked(
+        "ValidLinuxHostname",
+        _check_linux_hostname,
+        description="A Linux hostname: 1-253 chars of [0-9a-z.-], '.'-separated labels of 1-63 chars "
+        "that do not start with '-'.",
+    ),
+]
 
 
 # --- Identifier, KmodKey ------------------------------------------------------------------------
@@ -151,18 +160,24 @@ def _check_kmod_key(value: str) -> None:
         )
 
 
-Identifier = validated_str(
-    "Identifier",
-    _check_identifier,
-    description="A name for a container or similar: ASCII alphanumerics and '-', at most 76 chars.",
-    pattern="^[A-Za-z0-9-]{0,76}$",
-)
-KmodKey = validated_str(
-    "KmodKey",
-    _check_kmod_key,
-    description="A kernel module name: ASCII alphanumerics, '-' and '_', at most 56 chars.",
-    pattern="^[A-Za-z0-9_-]{0,56}$",
-)
+Identifier = Annotated[
+    str,
+    Checked(
+        "Identifier",
+        _check_identifier,
+        description="A name for a container or similar: ASCII alphanumerics and '-', at most 76 chars.",
+        pattern="^[A-Za-z0-9-]{0,76}$",
+    ),
+]
+KmodKey = Annotated[
+    str,
+    Checked(
+        "KmodKey",
+        _check_kmod_key,
+        description="A kernel module name: ASCII alphanumerics, '-' and '_', at most 56 chars.",
+        pattern="^[A-Za-z0-9_-]{0,56}$",
+    ),
+]
 
 
 # --- Url ----------------------------------------------------------------------------------------
@@ -174,12 +189,15 @@ def _check_url(value: str) -> None:
         raise ValueError(f"Given invalid URL '{value}'")
 
 
-Url = validated_str(
-    "Url",
-    _check_url,
-    description="A WHATWG URL, or a URL without its scheme (as if it started with http://); "
-    "the original text is stored.",
-)
+Url = Annotated[
+    str,
+    Checked(
+        "Url",
+        _check_url,
+        description="A WHATWG URL, or a URL without its scheme (as if it started with http://); "
+        "the original text is stored.",
+    ),
+]
 
 
 # --- FriendlyVersion ----------------------------------------------------------------------------
@@ -204,11 +222,14 @@ def _check_friendly_version(value: str) -> None:
         raise ValueError(f"Invalid version string '{value}'")
 
 
-FriendlyVersion = validated_str(
-    "FriendlyVersion",
-    _check_friendly_version,
-    description="'latest', or a SemVer 2.0.0 version with an optional leading 'v' (v1.2.3-rc.1+build).",
-)
+FriendlyVersion = Annotated[
+    str,
+    Checked(
+        "FriendlyVersion",
+        _check_friendly_version,
+        description="'latest', or a SemVer 2.0.0 version with an optional leading 'v' (v1.2.3-rc.1+build).",
+    ),
+]
 
 
 # --- DNSDomain ----------------------------------------------------------------------------------
@@ -259,12 +280,15 @@ def _is_ipv6(text: str) -> bool:
     return True
 
 
-DNSDomain = validated_str(
-    "DNSDomain",
-    _check_dns_domain,
-    description="A DNS domain as a WHATWG host (IDNA applied, no IP address, not starting with '.'); "
-    "the original text is stored.",
-)
+DNSDomain = Annotated[
+    str,
+    Checked(
+        "DNSDomain",
+        _check_dns_domain,
+        description="A DNS domain as a WHATWG host (IDNA applied, no IP address, not starting with '.'); "
+        "the original text is stored.",
+    ),
+]
 
 
 # --- SysctlKey, BootConfigKey, BootConfigValue --------------------------------------------------
@@ -299,22 +323,31 @@ def _check_bootconfig_value(value: str) -> None:
         raise ValueError(f"Kernel boot config values may not contain both ' and \", received '{value}'")
 
 
-SysctlKey = validated_str(
-    "SysctlKey",
-    _check_sysctl_key,
-    description="A sysctl key: 1-128 chars of [a-zA-Z0-9./_-], no '..', not starting with '.' or '/'.",
-)
-BootConfigKey = validated_str(
-    "BootConfigKey",
-    _check_bootconfig_key,
-    description="A kernel boot config key: '.'-separated non-empty words of [A-Za-z0-9_-].",
-    pattern="^[A-Za-z0-9_-]+(\\.[A-Za-z0-9_-]+)*$",
-)
-BootConfigValue = validated_str(
-    "BootConfigValue",
-    _check_bootconfig_value,
-    description="A kernel boot config value: printable ASCII, not containing both ' and \".",
-)
+SysctlKey = Annotated[
+    str,
+    Checked(
+        "SysctlKey",
+        _check_sysctl_key,
+        description="A sysctl key: 1-128 chars of [a-zA-Z0-9./_-], no '..', not starting with '.' or '/'.",
+    ),
+]
+BootConfigKey = Annotated[
+    str,
+    Checked(
+        "BootConfigKey",
+        _check_bootconfig_key,
+        description="A kernel boot config key: '.'-separated non-empty words of [A-Za-z0-9_-].",
+        pattern="^[A-Za-z0-9_-]+(\\.[A-Za-z0-9_-]+)*$",
+    ),
+]
+BootConfigValue = Annotated[
+    str,
+    Checked(
+        "BootConfigValue",
+        _check_bootconfig_value,
+        description="A kernel boot config value: printable ASCII, not containing both ' and \".",
+    ),
+]
 
 
 # --- Lockdown, BootstrapMode --------------------------------------------------------------------
@@ -330,18 +363,24 @@ def _check_bootstrap_mode(value: str) -> None:
         raise ValueError(f"Invalid bootstrap mode '{value}'")
 
 
-Lockdown = validated_str(
-    "Lockdown",
-    _check_lockdown,
-    description="Kernel lockdown mode: none, integrity or confidentiality.",
-    pattern="^(none|integrity|confidentiality)$",
-)
-BootstrapMode = validated_str(
-    "BootstrapMode",
-    _check_bootstrap_mode,
-    description="When a bootstrap container or command runs: off (the default), once or always.",
-    pattern="^(off|once|always)$",
-)
+Lockdown = Annotated[
+    str,
+    Checked(
+        "Lockdown",
+        _check_lockdown,
+        description="Kernel lockdown mode: none, integrity or confidentiality.",
+        pattern="^(none|integrity|confidentiality)$",
+    ),
+]
+BootstrapMode = Annotated[
+    str,
+    Checked(
+        "BootstrapMode",
+        _check_bootstrap_mode,
+        description="When a bootstrap container or command runs: off (the default), once or always.",
+        pattern="^(off|once|always)$",
+    ),
+]
 
 
 # --- ApiclientCommand ---------------------------------------------------------------------------
@@ -426,12 +465,15 @@ def _first_der_element(der: bytes) -> bytes:
     return der[:end] if end <= len(der) else der
 
 
-PemCertificateString = validated_str(
-    "PemCertificateString",
-    _check_pem_bundle,
-    description="Base64 of a PEM bundle of X.509 certificates (blank to delete the bundle); "
-    "the original base64 is stored.",
-)
+PemCertificateString = Annotated[
+    str,
+    Checked(
+        "PemCertificateString",
+        _check_pem_bundle,
+        description="Base64 of a PEM bundle of X.509 certificates (blank to delete the bundle); "
+        "the original base64 is stored.",
+    ),
+]
 
 
 # --- KernelCpuSetValue --------------------------------------------------------------------------
@@ -448,12 +490,15 @@ def _check_cpuset(value: str) -> None:
         raise ValueError(f"Invalid Kernel CpuSet value '{value}'")
 
 
-KernelCpuSetValue = validated_str(
-    "KernelCpuSetValue",
-    _check_cpuset,
-    description="A kernel cpuset list such as 0-3,5,7-9 (no range-order check).",
-    pattern="^[0-9]+(-[0-9]+)?(,?[0-9]+(-[0-9]+)?)*$",
-)
+KernelCpuSetValue = Annotated[
+    str,
+    Checked(
+        "KernelCpuSetValue",
+        _check_cpuset,
+        description="A kernel cpuset list such as 0-3,5,7-9 (no range-order check).",
+        pattern="^[0-9]+(-[0-9]+)?(,?[0-9]+(-[0-9]+)?)*$",
+    ),
+]
 
 
 # --- IpAddr, EtcHostsEntries, KubernetesClusterDnsIp --------------------------------------------
@@ -480,11 +525,14 @@ def _check_ip(value: str) -> str:
     return canonical_ip(value)
 
 
-IpAddr = validated_str(
-    "IpAddr",
-    _check_ip,
-    description="An IPv4 (dotted quad) or IPv6 address without zone id or brackets; stored in canonical form.",
-)
+IpAddr = Annotated[
+    str,
+    Checked(
+        "IpAddr",
+        _check_ip,
+        description="An IPv4 (dotted quad) or IPv6 address without zone id or brackets; stored in canonical form.",
+    ),
+]
 
 if TYPE_CHECKING:
     _HostsLine = tuple[str, list[str]]
