@@ -14,14 +14,13 @@ prefix of the committed transactions, so a mark never survives without its prede
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-
-import sqlite_utils
 
 from .errors import JournalError
 from .key import Key
@@ -70,12 +69,9 @@ class Journal:
     def __init__(self, path: Path | None, *, durable: bool = True) -> None:
         self.path = path
         try:
-            if path is None:
-                self.db = sqlite_utils.Database(memory=True)
-            else:
-                self.db = sqlite_utils.Database(
-                    sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
-                )
+            self.db = sqlite3.connect(":memory:" if path is None else str(path), isolation_level=None,
+                                      check_same_thread=False)  # fmt: skip
+            if path is not None:
                 self.db.execute("PRAGMA journal_mode=WAL")
                 # FULL: each record is fsynced when written, so it is durable before live
                 # is touched. "Applied" marks ride along with a later record's fsync.
@@ -87,23 +83,41 @@ class Journal:
         self._last = int(row[0] or 0)
 
     def _create(self) -> None:
-        self.db["commits"].create(  # type: ignore[union-attr]
+        """Create the tables unless they exist (sqlite-utils is imported only then: it weighs
+        ~6 MB of RSS, too much for a long-running daemon that needs it once)."""
+        if self.db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'changes'").fetchone():
+            return
+        import sqlite_utils
+
+        schema = sqlite_utils.Database(self.db)
+        schema["commits"].create(  # type: ignore[union-attr]
             {"generation": int, "tx": str, "time": str, "uid": int, "gid": int, "pid": int, "applied": int},
             pk="generation",
             not_null={"tx", "time", "applied"},
             if_not_exists=True,
         )
-        self.db["changes"].create(  # type: ignore[union-attr]
+        schema["changes"].create(  # type: ignore[union-attr]
             {"generation": int, "key": str, "old": str, "new": str},
             pk=("generation", "key"),
             foreign_keys=[("generation", "commits", "generation")],
             if_not_exists=True,
         )
-        self.db["changes"].create_index(["key", "generation"], if_not_exists=True)  # type: ignore[union-attr]
-        self.db["commits"].create_index(["applied"], if_not_exists=True)  # type: ignore[union-attr]
+        schema["changes"].create_index(["key", "generation"], if_not_exists=True)  # type: ignore[union-attr]
+        schema["commits"].create_index(["applied"], if_not_exists=True)  # type: ignore[union-attr]
 
     def close(self) -> None:
         self.db.close()
+
+    @contextlib.contextmanager
+    def _atomic(self) -> Iterator[None]:
+        """One SQLite transaction: committed on success, rolled back on any exception."""
+        self.db.execute("BEGIN")
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
 
     @property
     def last_generation(self) -> int:
@@ -116,12 +130,12 @@ class Journal:
         generation = self._last + 1
         time = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         try:
-            with self.db.atomic():
+            with self._atomic():
                 self.db.execute(
                     "INSERT INTO commits (generation, tx, time, uid, gid, pid, applied) VALUES (?,?,?,?,?,?,0)",
                     [generation, tx, time, *(_caller_row(caller))],
                 )
-                self.db.conn.executemany(
+                self.db.executemany(
                     "INSERT INTO changes (generation, key, old, new) VALUES (?,?,?,?)",
                     [(generation, k.name, c.old, c.new) for k, c in changes.items()],
                 )
@@ -141,7 +155,7 @@ class Journal:
         """Remove the newest record, whose changes were undone before it took effect."""
         if generation != self._last:
             raise JournalError(f"Only the newest generation ({self._last}) can be forgotten, not {generation}")
-        with self.db.atomic():
+        with self._atomic():
             self.db.execute("DELETE FROM changes WHERE generation = ?", [generation])
             self.db.execute("DELETE FROM commits WHERE generation = ?", [generation])
         self._last = generation - 1

@@ -29,7 +29,8 @@ from pydantic import BaseModel, Field, ValidationError, create_model
 from .api import ConfigurationFile, MetadataValue, Os, Service
 from .base import SettingsStruct
 from .errors import ModelError, format_errors
-from .settings import extensions as all_extensions
+from .settings import extension
+from .settings import names as extension_names
 
 __all__ = [
     "Variant",
@@ -115,12 +116,12 @@ def _toml_kind(value: Any) -> str:
 @functools.lru_cache(maxsize=64)
 def settings_model(extensions: tuple[str, ...]) -> type[SettingsStruct]:
     """The ``settings`` model holding exactly these extensions (cached per set)."""
-    known = all_extensions()
+    known = extension_names()
     unknown = [name for name in extensions if name not in known]
     if unknown:
-        raise VariantError(f"Unknown settings extension(s): {', '.join(unknown)} (known: {', '.join(sorted(known))})")
-    fields: dict[str, Any] = {
-        name.replace("-", "_"): (known[name] | None, Field(default=None, alias=name)) for name in sorted(extensions)
+        raise VariantError(f"Unknown settings extension(s): {', '.join(unknown)} (known: {', '.join(known)})")
+    fields: dict[str, Any] = {  # only this variant's extension modules are imported
+        name.replace("-", "_"): (extension(name) | None, Field(default=None, alias=name)) for name in sorted(extensions)
     }
     return create_model("Settings", __base__=SettingsStruct, **fields)
 

@@ -20,7 +20,6 @@ import urllib.parse
 from typing import TYPE_CHECKING, Annotated, Any
 
 import ada_url
-from cryptography import x509
 from pydantic import AfterValidator, PlainValidator, Strict, WithJsonSchema
 
 from ..base import Checked
@@ -443,6 +442,8 @@ def _check_pem_bundle(value: str) -> None:
         except ValueError:
             raise ValueError("Invalid PEM object: Base64 decode error") from None
         try:
+            from cryptography import x509  # imported on first use: it costs ~8 MB of RSS
+
             x509.load_der_x509_certificate(_first_der_element(der))
         except ValueError as exc:
             raise ValueError(f"Invalid x509 certificate: {exc}") from None

@@ -11,14 +11,24 @@ import importlib
 import pkgutil
 from typing import Any
 
-__all__ = ["extensions"]
+__all__ = ["extension", "extensions", "names"]
+
+
+def names() -> list[str]:
+    """Every extension name (a module ``foo_bar.py`` is the extension ``foo-bar``)."""
+    return sorted(info.name.replace("_", "-") for info in pkgutil.iter_modules(__path__))
+
+
+def extension(name: str) -> Any:
+    """The model type of one extension, importing only its module. KeyError if unknown."""
+    if name not in names():
+        raise KeyError(name)
+    module = importlib.import_module(f"{__name__}.{name.replace('-', '_')}")
+    if name != module.NAME:
+        raise KeyError(f"{module.__name__} declares NAME {module.NAME!r}, not {name!r}")
+    return module.MODEL
 
 
 def extensions() -> dict[str, Any]:
-    """``{extension name: model type}`` for every extension module."""
-    found: dict[str, Any] = {}
-    for info in pkgutil.iter_modules(__path__):
-        module = importlib.import_module(f"{__name__}.{info.name}")
-        if hasattr(module, "NAME"):
-            found[module.NAME] = module.MODEL
-    return found
+    """``{extension name: model type}`` for every extension module (imports them all)."""
+    return {name: extension(name) for name in names()}

@@ -1,0 +1,101 @@
+"""``apiserver``: serve thar's API on a Unix socket.
+
+    apiserver --datastore-path /var/lib/bottlerocket/datastore/current [--socket-path /run/api.sock]
+              [--socket-gid GID] [--log-level info] [--variant NAME|DIR] [--os-release PATH]
+              [--applier "thar-be-settings --socket-path /run/api.sock"] [--reboot-command CMD] [--arch ARCH]
+
+Defaults derive from ``THAR_ROOT`` (default ``/``): the socket is ``$THAR_ROOT/run/api.sock``,
+os-release ``$THAR_ROOT/usr/lib/os-release``. The variant (its settings model) comes from
+``--variant``, else from ``VARIANT_ID`` in os-release, else ``thar-dev``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import platform
+import sys
+from pathlib import Path
+
+import variants
+from datastore import DatastoreError, FilesystemDataStore
+from models import Variant, VariantError, extensions_for_family, load_variant
+
+from .controller import Controller
+from .errors import ApiError
+from .routes import ServerConfig
+from .server import ServerSetupError, serve
+
+LEVELS = {"off": logging.CRITICAL + 10, "error": logging.ERROR, "warn": logging.WARNING, "info": logging.INFO,
+          "debug": logging.DEBUG, "trace": logging.DEBUG}  # fmt: skip
+
+
+def thar_root() -> Path:
+    return Path(os.environ.get("THAR_ROOT", "/"))
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="apiserver", description="Serve thar's settings API on a Unix socket.")
+    parser.add_argument("--datastore-path", required=True, type=Path, help="the datastore (…/datastore/current)")
+    parser.add_argument("--socket-path", type=Path, default=thar_root() / "run/api.sock")
+    parser.add_argument("--socket-gid", type=int, default=None, help="group owner of the socket")
+    parser.add_argument("--log-level", default="info", type=str.lower, choices=sorted(LEVELS))
+    parser.add_argument("--variant", default=None, help="variant name or directory (default: from os-release)")
+    parser.add_argument("--os-release", type=Path, default=thar_root() / "usr/lib/os-release")
+    parser.add_argument(
+        "--applier", default="thar-be-settings", help="settings applier command (split on spaces); 'none': no applier"
+    )
+    parser.add_argument("--reboot-command", default="/usr/bin/systemctl reboot --check-inhibitors=yes")
+    parser.add_argument("--arch", default=platform.machine(), help="architecture reported by GET /os")
+    return parser.parse_args(argv)
+
+
+def resolve_variant(spec: str | None, os_release: Path) -> Variant:
+    """``--variant`` (a thar variant, a directory, or a Bottlerocket variant name), else the
+    os-release VARIANT_ID, else thar-dev."""
+    name = spec
+    if name is None:
+        try:
+            for line in os_release.read_text(encoding="utf-8").splitlines():
+                if line.upper().startswith("VARIANT_ID="):
+                    name = line.split("=", 1)[1].strip().strip('"')
+        except OSError:
+            pass
+    if name is None:
+        return load_variant(variants.path())
+    if Path(name).is_dir():
+        return load_variant(Path(name))
+    if name in variants.names():
+        return load_variant(variants.path(name))
+    return Variant(name=name, directory=Path(name), extensions=extensions_for_family(name), defaults={})
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=LEVELS[args.log_level], format="%(asctime)s [%(levelname)s] %(message)s")
+    if not args.datastore_path.exists():
+        print("Datastore does not exist, did storewolf run?", file=sys.stderr)
+        return 1
+    try:
+        variant = resolve_variant(args.variant, args.os_release)
+        datastore = FilesystemDataStore(args.datastore_path)
+        controller = Controller(datastore, variant, args.os_release, args.arch)
+    except (VariantError, DatastoreError, ApiError) as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    config = ServerConfig(applier=tuple(args.applier.split(" ")), reboot=tuple(args.reboot_command.split(" ")))
+    try:
+        import uvloop
+
+        uvloop.run(serve(controller, args.socket_path, args.socket_gid, config))
+    except ServerSetupError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    finally:
+        datastore.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,374 @@
+"""Maps between the datastore and the API: every endpoint's logic, with no HTTP in sight.
+
+Reads are served from ``Snapshot``, an immutable in-memory copy of live data swapped after
+each commit, so a reader never waits for a writer. Writes (PATCH, DELETE /tx, commits) are
+serialized by the caller (``routes.py`` holds one lock and runs them in a worker thread).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from datastore import (
+    LIVE,
+    Caller,
+    Commit,
+    DataStore,
+    DatastoreError,
+    InvalidKey,
+    Key,
+    Pending,
+    from_map_with_prefix,
+    meta_key,
+    to_pairs_with_prefix,
+)
+from models import ConfigurationFile, ModelError, Service, Variant, parse_os_release
+
+from .errors import (
+    BadKey,
+    BadPrefix,
+    CommitWithNoPending,
+    DataStoreFailed,
+    EmptyInput,
+    JsonDeserialize,
+    KeypairModelMismatch,
+    MetadataNotJson,
+    NotFoundInDatastore,
+    OsReleaseFailed,
+    SerdeFailed,
+    SerializeFailed,
+    SplitFailed,
+)
+
+__all__ = ["Controller", "Snapshot", "check_prefix", "type_keypair_value"]
+
+SETTINGS, SERVICES, CONFIGURATION_FILES, OS = "settings.", "services.", "configuration-files.", "os."
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Live data at one generation: ``{key name: stored JSON}``; never mutated once built."""
+
+    generation: int
+    values: Mapping[str, str]
+    cache: dict[str, bytes] = field(default_factory=dict, compare=False)  # responses, per generation
+
+    def matching(self, prefix: str) -> dict[Key, str]:
+        return {Key(name): value for name, value in self.values.items() if name.startswith(prefix)}
+
+
+def check_prefix(given: str, area: str) -> str | None:
+    """Bottlerocket's prefix resolution: the whole area, the given prefix, or no match."""
+    if area.startswith(given):
+        return area
+    if given.startswith(area):
+        return given
+    return None
+
+
+_JSON_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
+_JSON_INTEGER = re.compile(r"-?(?:0|[1-9][0-9]*)")
+_JSON_WS = " \t\n\r"
+
+
+def type_keypair_value(text: str) -> bool | int | float | str:
+    """The value of ``key=value`` as ``PATCH /settings/keypair`` types it: a JSON boolean, an
+    integer (thar keeps negative integers as integers; Bottlerocket turns them into floats),
+    any other JSON number as a float, or else the raw text as a string."""
+    stripped = text.strip(_JSON_WS)
+    if stripped in ("true", "false"):
+        return stripped == "true"
+    if _JSON_INTEGER.fullmatch(stripped) and -(2**63) <= int(stripped) <= 2**64 - 1:
+        return int(stripped)
+    if _JSON_NUMBER.fullmatch(stripped):
+        value = float(stripped)
+        if value not in (float("inf"), float("-inf")):
+            return value
+    return text
+
+
+class Controller:
+    """The API's logic over one datastore and one variant's model."""
+
+    def __init__(self, datastore: DataStore, variant: Variant, os_release: Path, arch: str) -> None:
+        self.datastore = datastore
+        self.variant = variant
+        self.os_release = os_release
+        self.arch = arch
+        self.snapshot = self._load_snapshot()
+
+    def _load_snapshot(self) -> Snapshot:
+        try:
+            values = {key.name: value for key, value in self.datastore.get_prefix("", LIVE).items()}
+        except DatastoreError as exc:
+            raise DataStoreFailed("get_prefix '' for Live", exc) from exc
+        return Snapshot(self.datastore.journal.last_generation, values)
+
+    def _advance(self, commit: Commit) -> None:
+        values = dict(self.snapshot.values)
+        for key, change in commit.changes.items():
+            if change.new is None:
+                values.pop(key.name, None)
+            else:
+                values[key.name] = change.new
+        self.snapshot = Snapshot(commit.generation, values)
+
+    # -- reads (from the snapshot) -------------------------------------------------------------
+    def get_settings(self, keys: list[str] | None = None, prefix: str | None = None) -> dict[str, Any]:
+        snapshot = self.snapshot
+        if keys is not None:
+            found: dict[Key, str] = {}
+            for name in keys:
+                key = _data_key(name)
+                if key.name in snapshot.values:
+                    found[key] = snapshot.values[key.name]
+                elif any(other.startswith(key.name + ".") for other in snapshot.values):
+                    raise DataStoreFailed("get_key", f"Reading key '{key.name}' failed: Is a directory (os error 21)")
+            return _nest(found, "settings")
+        if prefix is not None:
+            if prefix == "":
+                raise EmptyInput("prefix")
+            if not prefix.startswith("settings"):
+                prefix = SETTINGS + prefix
+            resolved = check_prefix(prefix, SETTINGS)
+            return {} if resolved is None else _nest(snapshot.matching(resolved), "settings")
+        settings = snapshot.matching(SETTINGS)
+        if not settings:
+            raise NotFoundInDatastore("settings")
+        return _nest(settings, "settings")
+
+    def get_model(self, prefix: str | None = None) -> dict[str, Any]:
+        snapshot = self.snapshot
+        if prefix is None:
+            model: dict[str, Any] = {}
+            for area, name in ((SETTINGS, "settings"), (SERVICES, "services"),
+                               (CONFIGURATION_FILES, "configuration-files")):  # fmt: skip
+                pairs = snapshot.matching(area)
+                if not pairs:
+                    raise NotFoundInDatastore(name)
+                model[name] = self._area(pairs, name)
+            model["os"] = self.get_os()
+            return model
+        if prefix == "":
+            raise EmptyInput("prefix")
+        model = {}
+        for area, name in (
+            (SETTINGS, "settings"),
+            (SERVICES, "services"),
+            (CONFIGURATION_FILES, "configuration-files"),
+        ):
+            resolved = check_prefix(prefix, area)
+            if resolved is not None:
+                pairs = snapshot.matching(resolved)
+                if pairs:
+                    model[name] = self._area(pairs, name)
+        if check_prefix(prefix, OS) is not None:
+            model["os"] = self._os_filtered(prefix)
+        return model
+
+    def _area(self, pairs: dict[Key, str], name: str) -> dict[str, Any]:
+        nested = _nest(pairs, name)
+        if name == "services":
+            _check_entries(nested, Service, "services")
+        elif name == "configuration-files":
+            _check_entries(nested, ConfigurationFile, "configuration files")
+        return nested
+
+    def get_os(self, prefix: str | None = None) -> dict[str, Any]:
+        if prefix is None:
+            return self._read_os()
+        if prefix == "":
+            raise EmptyInput("prefix")
+        if not prefix.startswith("os"):
+            prefix = OS + prefix
+        if check_prefix(prefix, OS) is None:
+            return {}
+        return self._os_filtered(prefix)
+
+    def _os_filtered(self, prefix: str) -> dict[str, Any]:
+        wanted = prefix.removeprefix(OS) if prefix.startswith(OS) else ""
+        return {name: value for name, value in self._read_os().items() if name.startswith(wanted)}
+
+    def _read_os(self) -> dict[str, Any]:
+        try:
+            text = self.os_release.read_text(encoding="utf-8")
+            return parse_os_release(text, self.arch).model_dump()
+        except OSError as exc:
+            raise OsReleaseFailed(f"Unable to read {self.os_release}: {exc.strerror or exc}") from exc
+        except (ValueError, ValidationError) as exc:
+            raise OsReleaseFailed(str(exc).replace("\n", " ")) from exc
+
+    def get_entries(self, area: str, names: list[str] | None, prefix: str | None) -> dict[str, Any]:
+        """``GET /services`` (``area="services"``) and ``GET /configuration-files``."""
+        snapshot = self.snapshot
+        dotted = area + "."
+        if names is not None:
+            result: dict[str, Any] = {}
+            for name in names:
+                pairs = snapshot.matching(dotted + name)
+                if not pairs:
+                    raise NotFoundInDatastore(dotted + name)
+                nested = self._area(pairs, area)
+                if list(nested) != [name]:
+                    raise SerdeFailed(area, f"'{dotted + name}' matches {sorted(nested)}")
+                result[name] = nested[name]
+            return result
+        if prefix is not None:
+            if prefix == "":
+                raise EmptyInput("prefix")
+            if not prefix.startswith(area):
+                prefix = dotted + prefix
+            resolved = check_prefix(prefix, dotted)
+            pairs = snapshot.matching(resolved) if resolved is not None else {}
+            return self._area(pairs, area) if pairs else {}
+        pairs = snapshot.matching(dotted)
+        if not pairs:
+            raise NotFoundInDatastore(area)
+        return self._area(pairs, area)
+
+    def get_metadata(self, name: str, keys: list[str]) -> dict[str, Any]:
+        """``GET /metadata/affected-services`` and ``/metadata/templates``: inherited lookups."""
+        metadata = meta_key(name)
+        result: dict[str, Any] = {}
+        for given in keys:
+            key = _data_key(given)
+            try:
+                raw = self.datastore.get_metadata(metadata, key)
+            except DatastoreError:
+                continue
+            if raw is not None:
+                result[given] = _metadata_json(name, raw)
+        return result
+
+    def setting_generators(self) -> dict[str, Any]:
+        generator = meta_key("setting-generator")
+        try:
+            found = self.datastore.get_metadata_prefix("", generator)
+        except DatastoreError as exc:
+            raise DataStoreFailed("get_metadata_prefix", exc) from exc
+        return {key.name: _metadata_json("setting-generator", values[generator]) for key, values in found.items()}
+
+    def get_pending(self, tx: str) -> dict[str, Any]:
+        try:
+            pending = self.datastore.get_prefix(SETTINGS, Pending(tx))
+        except DatastoreError as exc:
+            raise DataStoreFailed(f"get_prefix '{SETTINGS}' for Pending {{ tx: \"{tx}\" }}", exc) from exc
+        return _nest(pending, "settings")
+
+    def list_transactions(self) -> list[str]:
+        try:
+            return sorted(self.datastore.list_transactions())
+        except DatastoreError as exc:
+            raise DataStoreFailed("list_transactions", exc) from exc
+
+    # -- writes (serialized by the caller) -------------------------------------------------------
+    def patch_settings(self, tx: str, body: Any) -> None:
+        """Validate a Settings object and stage its leaves in ``tx`` (nothing on error)."""
+        try:
+            settings = self.variant.parse_settings(body)
+        except ModelError as exc:
+            raise JsonDeserialize("\n".join(exc.lines)) from None
+        self._stage(tx, settings)
+
+    def patch_keypair(self, tx: str, payload: Iterable[str]) -> None:
+        """Stage ``key=value`` strings, typed as ``type_keypair_value`` says."""
+        leaves: dict[Key, Any] = {}
+        for element in payload:
+            name, sep, raw = element.partition("=")
+            if not sep:
+                raise SplitFailed(element)
+            try:
+                key = Key(name)
+            except InvalidKey as exc:
+                raise BadPrefix(name, exc) from None
+            if key.segments[0] != "settings":
+                key = Key.from_segments(("settings", *key.segments))
+            leaves[key] = type_keypair_value(raw)
+        body: dict[str, Any] = {}
+        for key, value in leaves.items():
+            node = body
+            *parents, leaf = key.segments[1:]
+            for segment in parents:
+                child = node.setdefault(segment, {})
+                if not isinstance(child, dict):
+                    raise KeypairModelMismatch(f"'{key.name}' is below a value")
+                node = child
+            if isinstance(node.get(leaf), dict):
+                raise KeypairModelMismatch(f"'{key.name}' is also a prefix of other keys")
+            node[leaf] = value
+        try:
+            settings = self.variant.parse_settings(body)
+        except ModelError as exc:
+            raise KeypairModelMismatch("; ".join(exc.lines)) from None
+        self._stage(tx, settings)
+
+    def _stage(self, tx: str, settings: BaseModel) -> None:
+        dumped = settings.model_dump(mode="json", by_alias=True, exclude_none=True)
+        try:
+            pairs = to_pairs_with_prefix("settings", dumped)
+        except DatastoreError as exc:
+            raise SerializeFailed("Settings", exc) from exc
+        try:
+            self.datastore.set_keys(pairs, Pending(tx))
+        except DatastoreError as exc:
+            raise DataStoreFailed("set_keys", exc) from exc
+
+    def delete_transaction(self, tx: str) -> list[str]:
+        try:
+            return sorted(key.name for key in self.datastore.delete_transaction(tx))
+        except DatastoreError as exc:
+            raise DataStoreFailed("delete_pending", exc) from exc
+
+    def commit(self, tx: str, caller: Caller | None) -> list[str]:
+        """Commit ``tx`` atomically; the snapshot moves to the new generation."""
+        try:
+            pending = self.datastore.get_prefix(SETTINGS, Pending(tx))
+            if not pending:
+                raise CommitWithNoPending()
+            commit = self.datastore.commit_changes(pending, tx, caller, drop_transaction=True)
+        except DatastoreError as exc:
+            raise DataStoreFailed("commit", exc) from exc
+        self._advance(commit)
+        return sorted(key.name for key in pending)
+
+    def response_cache(self) -> dict[str, bytes]:
+        """Serialized responses valid for the current generation."""
+        return self.snapshot.cache
+
+
+def _data_key(name: str) -> Key:
+    try:
+        return Key(name)
+    except InvalidKey as exc:
+        raise BadKey("data", name, exc) from None
+
+
+def _nest(pairs: Mapping[Key, str], prefix: str) -> dict[str, Any]:
+    if not pairs:
+        return {}
+    try:
+        return from_map_with_prefix(pairs, prefix)
+    except DatastoreError as exc:
+        raise SerdeFailed(prefix, exc) from exc
+
+
+def _check_entries(nested: dict[str, Any], model: type[BaseModel], what: str) -> None:
+    for name, value in nested.items():
+        try:
+            model.model_validate(value)
+        except ValidationError as exc:
+            raise SerdeFailed(f"{what} '{name}'", str(exc).replace("\n", " ")) from exc
+
+
+def _metadata_json(name: str, raw: str) -> Any:
+    try:
+        return json.loads(raw)
+    except ValueError as exc:
+        raise MetadataNotJson(name, exc) from exc

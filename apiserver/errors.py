@@ -1,0 +1,159 @@
+"""Errors a handler may raise; ``str(exc)`` is the response body, ``STATUS`` gives the code.
+
+The messages are the API (spec/apiserver.md §11): they are copied exactly, double spaces
+included, and tests pin them.
+"""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+
+__all__ = [
+    "STATUS",
+    "ApiError",
+    "ApplierFailed",
+    "BadKey",
+    "BadPrefix",
+    "CommitWithNoPending",
+    "ContentTypeError",
+    "DataStoreFailed",
+    "EmptyInput",
+    "JsonDeserialize",
+    "KeypairModelMismatch",
+    "MetadataNotJson",
+    "MissingInput",
+    "NotFoundInDatastore",
+    "OsReleaseFailed",
+    "PayloadTooLarge",
+    "RebootFailed",
+    "SerdeFailed",
+    "SerializeFailed",
+    "SplitFailed",
+]
+
+
+class ApiError(Exception):
+    """Base for errors a handler may raise; ``str(exc)`` is the response body."""
+
+
+class MissingInput(ApiError):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"Missing required input '{name}'")
+
+
+class EmptyInput(ApiError):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"Input '{name}' cannot be empty")
+
+
+class BadKey(ApiError):
+    def __init__(self, kind: str, name: str, error: Exception) -> None:
+        super().__init__(f"Unable to make {kind} key '{name}': {error}")
+
+
+class BadPrefix(ApiError):
+    def __init__(self, prefix: str, error: Exception) -> None:
+        super().__init__(f"Prefix '{prefix}' is not a valid key: {error}")
+
+
+class SplitFailed(ApiError):
+    def __init__(self, element: str) -> None:
+        super().__init__(f"Failed to split the string: {element}")
+
+
+class KeypairModelMismatch(ApiError):
+    def __init__(self, detail: str) -> None:
+        super().__init__(
+            "Unable to match your input to the data model.  We may not have enough type information.  "
+            f"Please try the --json input form.  Cause: {detail}"
+        )
+
+
+class JsonDeserialize(ApiError):
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"Json deserialize error: {reason}")
+
+
+class ContentTypeError(ApiError):
+    def __init__(self) -> None:
+        super().__init__("Content type error")
+
+
+class PayloadTooLarge(ApiError):
+    def __init__(self, size: int | None, limit: int) -> None:
+        if size is None:
+            super().__init__(f"JSON payload has exceeded limit ({limit} bytes).")
+        else:
+            super().__init__(f"JSON payload ({size} bytes) is larger than allowed (limit: {limit} bytes).")
+
+
+class NotFoundInDatastore(ApiError):
+    def __init__(self, prefix: str) -> None:
+        super().__init__(f"Found no '{prefix}' in datastore")
+
+
+class CommitWithNoPending(ApiError):
+    def __init__(self) -> None:
+        super().__init__("Tried to commit with no pending changes")
+
+
+class DataStoreFailed(ApiError):
+    def __init__(self, op: str, error: Exception | str) -> None:
+        super().__init__(f"Data store error during {op}: {error}")
+
+
+class SerdeFailed(ApiError):
+    """Stored data does not fit the model it is read into."""
+
+    def __init__(self, what: str, error: Exception | str) -> None:
+        super().__init__(f"Error deserializing {what}: {error} ")
+
+
+class SerializeFailed(ApiError):
+    def __init__(self, what: str, error: Exception | str) -> None:
+        super().__init__(f"Error serializing {what}: {error} ")
+
+
+class MetadataNotJson(ApiError):
+    def __init__(self, name: str, error: Exception) -> None:
+        super().__init__(f"Metadata '{name}' is not valid JSON: {error}")
+
+
+class OsReleaseFailed(ApiError):
+    def __init__(self, detail: str) -> None:
+        super().__init__(f"Unable to get OS release data: {detail}")
+
+
+class ApplierFailed(ApiError):
+    """The settings applier could not be started, fed, or exited non-zero."""
+
+
+class RebootFailed(ApiError):
+    """The reboot command could not be started or failed."""
+
+
+STATUS: dict[type[ApiError], HTTPStatus] = {
+    # 400
+    MissingInput: HTTPStatus.BAD_REQUEST,
+    EmptyInput: HTTPStatus.BAD_REQUEST,
+    BadKey: HTTPStatus.BAD_REQUEST,
+    BadPrefix: HTTPStatus.BAD_REQUEST,
+    SplitFailed: HTTPStatus.BAD_REQUEST,
+    KeypairModelMismatch: HTTPStatus.BAD_REQUEST,
+    JsonDeserialize: HTTPStatus.BAD_REQUEST,
+    ContentTypeError: HTTPStatus.BAD_REQUEST,
+    # 404
+    NotFoundInDatastore: HTTPStatus.NOT_FOUND,
+    # 413
+    PayloadTooLarge: HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+    # 422
+    CommitWithNoPending: HTTPStatus.UNPROCESSABLE_ENTITY,
+    # 500
+    DataStoreFailed: HTTPStatus.INTERNAL_SERVER_ERROR,
+    SerdeFailed: HTTPStatus.INTERNAL_SERVER_ERROR,
+    SerializeFailed: HTTPStatus.INTERNAL_SERVER_ERROR,
+    MetadataNotJson: HTTPStatus.INTERNAL_SERVER_ERROR,
+    OsReleaseFailed: HTTPStatus.INTERNAL_SERVER_ERROR,
+    ApplierFailed: HTTPStatus.INTERNAL_SERVER_ERROR,
+    RebootFailed: HTTPStatus.INTERNAL_SERVER_ERROR,
+}
