@@ -1,0 +1,583 @@
+"""The `apiclient` command line: argument parsing only; the verb modules talk to the API.
+
+`apiclient [GLOBAL…] [SUBCOMMAND] [ARGS…]`, as Bottlerocket's apiclient parses it
+(spec/apiclient.md §1): the global flags are taken from wherever they appear; the first word
+that names a subcommand selects it (none means `raw`); every other token goes, in order, to the
+subcommand. Exit status: 0 on success, 1 on a runtime error (one line on stderr), 2 on a usage
+error or `--help` (message, blank line, usage, on stderr).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import re
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, NoReturn, TypeAlias
+
+from apiclient.client import default_socket_path
+from apiclient.errors import ApiClientError, NotSupported, UsageError
+from apiclient.logs import LOG_LEVELS, setup_logging
+
+if TYPE_CHECKING:
+    from apiclient.client import Request
+
+__all__ = [
+    "SUBCOMMANDS",
+    "Invocation",
+    "SplitArgv",
+    "main",
+    "parse_command_line",
+    "run",
+    "split_argv",
+]
+
+SUBCOMMANDS = ("raw", "apply", "exec", "get", "reboot", "report", "set", "update", "ephemeral-storage")
+
+# Global flags, as a user may spell them -> how split_argv hands them to the globals parser.
+_GLOBAL_VALUE_FLAGS = {"-s": "--socket-path", "--socket-path": "--socket-path", "--log-level": "--log-level"}
+_GLOBAL_SWITCHES = {"-v": "--verbose", "--verbose": "--verbose", "-h": "--help", "--help": "--help"}
+
+# The wrapper each subcommand puts before a runtime error (raw's errors carry their own).
+_WRAPPERS = {
+    "get": "Failed to get settings",
+    "set": "Failed to change settings",
+    "apply": "Failed to apply settings",
+    "reboot": "Failed to reboot",
+    "report": "Failed to get report",
+    # Bottlerocket uses this one wrapper for all four ephemeral-storage subcommands.
+    "ephemeral-storage": "Failed to initialize ephemeral storage",
+}
+
+_GLOBALS_EPILOG = (
+    "global options (accepted anywhere): -s/--socket-path PATH, --log-level LEVEL, -v/--verbose; see 'apiclient --help'"
+)
+
+_TOP_DESCRIPTION = """\
+Talk to thar's API server over its Unix socket.
+
+subcommands:
+  raw -u URI [-m METHOD] [-d DATA]       send any request (the default when no subcommand is given)
+  get [PREFIX...] | [/URI]               print settings and other model data as JSON
+  set KEY=VALUE... | set -j JSON         change settings, commit and apply them
+  apply [URI...]                         apply settings from TOML or JSON: file:///path, http(s)://..., - (stdin)
+  reboot                                 reboot the host
+  report cis|cis-k8s|fips [-l N] [-f F]  print a compliance report
+  ephemeral-storage init|bind|list-disks|list-dirs ...
+                                         set up the host's ephemeral disks
+  update, exec                           not supported by thar yet
+
+Run 'apiclient SUBCOMMAND --help' for a subcommand's arguments.
+"""
+
+
+class _Usage(Exception):
+    """A usage error (or a help request, with an empty message) and the parser whose help to show."""
+
+    def __init__(self, message: str, parser: argparse.ArgumentParser) -> None:
+        super().__init__(message)
+        self.message = message
+        self.parser = parser
+
+
+_EXPECTED_ARGUMENT = re.compile(r"argument (?P<flags>[^:]+): expected (?:one|at least one) argument")
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser that raises `_Usage` with Bottlerocket's wording instead of exiting."""
+
+    def __init__(self, prog: str, description: str, *, epilog: str | None = _GLOBALS_EPILOG) -> None:
+        super().__init__(
+            prog=prog,
+            description=description,
+            epilog=epilog,
+            add_help=False,
+            allow_abbrev=False,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+
+    def error(self, message: str) -> NoReturn:
+        match = _EXPECTED_ARGUMENT.fullmatch(message)
+        if match is not None:
+            message = "Did not give argument to " + match.group("flags").replace("/", " | ")
+        raise _Usage(message, self)
+
+    def fail(self, message: str) -> NoReturn:
+        raise _Usage(message, self)
+
+
+# ---------------------------------------------------------------------------------------------
+# Splitting argv: globals, the subcommand word, the subcommand's tokens
+
+
+@dataclass(frozen=True)
+class SplitArgv:
+    """argv split the way Bottlerocket's apiclient reads it."""
+
+    globals: list[str]
+    """The global flags, spelled `--socket-path=PATH`, `--log-level=LEVEL`, `--verbose`, `--help`."""
+    subcommand: str | None
+    """The first token naming a subcommand, if any."""
+    rest: list[str]
+    """Every other token, in order."""
+
+
+def split_argv(argv: Sequence[str]) -> SplitArgv:
+    """Take the global flags (with their values) out of argv wherever they are, and the subcommand word.
+
+    A global flag's value is always the next token, even one starting with `-`; a flag at the
+    end is kept without a value (`--socket-path`) so that parsing reports it.
+    `["get", "-s", "/x.sock", "settings.motd"]` ->
+    `SplitArgv(["--socket-path=/x.sock"], "get", ["settings.motd"])`.
+    """
+    globals_: list[str] = []
+    subcommand: str | None = None
+    rest: list[str] = []
+    tokens = iter(argv)
+    for token in tokens:
+        if token in _GLOBAL_VALUE_FLAGS:
+            flag = _GLOBAL_VALUE_FLAGS[token]
+            value = next(tokens, None)
+            globals_.append(flag if value is None else f"{flag}={value}")
+        elif token in _GLOBAL_SWITCHES:
+            globals_.append(_GLOBAL_SWITCHES[token])
+        elif subcommand is None and token in SUBCOMMANDS:
+            subcommand = token
+        else:
+            rest.append(token)
+    return SplitArgv(globals_, subcommand, rest)
+
+
+def _globals_parser() -> _Parser:
+    parser = _Parser(
+        "apiclient",
+        _TOP_DESCRIPTION,
+        epilog=None,
+    )
+    parser.usage = "apiclient [-s PATH] [--log-level LEVEL] [-v] [SUBCOMMAND] [ARGS...]"
+    group = parser.add_argument_group("global options (accepted anywhere on the command line)")
+    group.add_argument(
+        "-s",
+        "--socket-path",
+        metavar="PATH",
+        default=default_socket_path(),
+        help="the API socket (default: %(default)s; $THAR_ROOT/run/api.sock when THAR_ROOT is set)",
+    )
+    group.add_argument(
+        "--log-level",
+        metavar="LEVEL",
+        default="info",
+        help="off, error, warn, info (default), debug or trace; logs go to stderr",
+    )
+    group.add_argument(
+        "-v", "--verbose", dest="log_level", action="store_const", const="debug", help="the same as --log-level debug"
+    )
+    group.add_argument("-h", "--help", action="store_true", help="show help and exit 2")
+    return parser
+
+
+# ---------------------------------------------------------------------------------------------
+# The parsed command line
+
+
+@dataclass(frozen=True)
+class RawArgs:
+    uri: str
+    method: str = "GET"
+    data: str | None = None
+
+
+@dataclass(frozen=True)
+class GetArgs:
+    prefixes: list[str] = field(default_factory=list)
+    uri: str | None = None
+
+
+@dataclass(frozen=True)
+class SetArgs:
+    items: list[str] = field(default_factory=list)
+    settings: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class ApplyArgs:
+    sources: list[str]
+
+
+@dataclass(frozen=True)
+class RebootArgs:
+    pass
+
+
+@dataclass(frozen=True)
+class RequestArgs:
+    """A subcommand that is one request whose body is printed as is (report, ephemeral-storage)."""
+
+    request: Request
+    print_body: bool = True
+
+
+@dataclass(frozen=True)
+class UnsupportedArgs:
+    subcommand: str
+    reason: str = ""
+
+
+Command: TypeAlias = RawArgs | GetArgs | SetArgs | ApplyArgs | RebootArgs | RequestArgs | UnsupportedArgs
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """A parsed command line."""
+
+    subcommand: str
+    command: Command
+    socket_path: str
+    log_level: str
+
+
+def _unknown(parser: _Parser, extras: Sequence[str]) -> None:
+    if extras:
+        parser.fail(f"Unknown argument '{extras[0]}'")
+
+
+def _raw_parser() -> _Parser:
+    parser = _Parser(
+        "apiclient raw",
+        "Send one request to the API and print the response body; -v also prints the status line to stderr.",
+    )
+    parser.add_argument("-u", "--uri", metavar="URI", help="path and query, e.g. /settings?keys=settings.motd")
+    parser.add_argument("-m", "-X", "--method", metavar="METHOD", default="GET", help="sent verbatim (default: GET)")
+    parser.add_argument("-d", "--data", metavar="DATA", help="request body, sent verbatim")
+    return parser
+
+
+def _parse_raw(parser: _Parser, rest: list[str]) -> RawArgs:
+    args, extras = parser.parse_known_intermixed_args(rest)
+    _unknown(parser, extras)
+    if args.uri is None:
+        parser.fail("Missing required argument '--uri'")
+    return RawArgs(args.uri, args.method, args.data)
+
+
+def _get_parser() -> _Parser:
+    parser = _Parser(
+        "apiclient get",
+        "Print model data as JSON: the merge of each PREFIX (e.g. settings.motd, os.arch, services.ntp;\n"
+        "no implicit 'settings.'), or the response of GET /URI. No arguments: os. and settings.",
+    )
+    parser.add_argument("tokens", nargs="*", metavar="PREFIX | /URI")
+    return parser
+
+
+def _parse_get(parser: _Parser, rest: list[str]) -> GetArgs:
+    args, extras = parser.parse_known_intermixed_args(rest)
+    _unknown(parser, extras)
+    prefixes: list[str] = []
+    uri: str | None = None
+    for token in args.tokens:
+        if token.startswith("-"):
+            parser.fail(f"Unknown argument '{token}'")
+        elif token.startswith("/"):
+            if uri is not None:
+                parser.fail("You can only specify one URI.")
+            uri = token
+        else:
+            prefixes.append(token)
+    if uri is not None and prefixes:
+        parser.fail("You can specify prefixes or a URI, but not both.")
+    if uri is None and not prefixes:
+        from apiclient.get import DEFAULT_PREFIXES
+
+        prefixes = list(DEFAULT_PREFIXES)
+    return GetArgs(prefixes, uri)
+
+
+def _set_parser() -> _Parser:
+    parser = _Parser(
+        "apiclient set",
+        "Change settings in one transaction, then commit and apply it.\n"
+        "KEY=VALUE items go to the server as given; quote an argument whose key needs quotes:\n"
+        "  apiclient set motd=hi 'kubernetes.node-labels.\"my.label\"=hello'\n"
+        '  apiclient set --json \'{"motd": "hi"}\'',
+    )
+    parser.add_argument("-j", "--json", action="append", metavar="JSON", help="a settings object")
+    parser.add_argument("items", nargs="*", metavar="KEY=VALUE")
+    return parser
+
+
+def _parse_set(parser: _Parser, rest: list[str]) -> SetArgs:
+    args, extras = parser.parse_known_intermixed_args(rest)
+    _unknown(parser, extras)
+    for item in args.items:
+        if "=" not in item:
+            parser.fail(f"Unknown argument '{item}'")
+    json_inputs: list[str] = args.json or []
+    if len(json_inputs) > 1:
+        parser.fail(
+            "Can't specify the --json argument multiple times.  "
+            "You can set as many settings as needed within the JSON object."
+        )
+    if args.items and json_inputs:
+        parser.fail("Cannot specify key=value pairs and --json settings with 'set'")
+    if not args.items and not json_inputs:
+        parser.fail("Must specify key=value settings or --json settings with 'set'")
+    if not json_inputs:
+        return SetArgs(items=list(args.items))
+    from apiclient.set import parse_json_settings
+
+    try:
+        return SetArgs(settings=parse_json_settings(json_inputs[0]))
+    except UsageError as exc:
+        parser.fail(str(exc))
+
+
+def _apply_parser() -> _Parser:
+    parser = _Parser(
+        "apiclient apply",
+        "Apply settings documents (TOML or JSON with a top-level 'settings' table) in one commit.\n"
+        "URI is file:///path, http://..., https://..., or - for stdin (the default).",
+    )
+    parser.add_argument("sources", nargs="*", metavar="URI")
+    return parser
+
+
+def _parse_apply(parser: _Parser, rest: list[str]) -> ApplyArgs:
+    args, extras = parser.parse_known_intermixed_args(rest)
+    if extras or any(s.startswith("-") and s != "-" for s in args.sources):
+        parser.fail("apiclient apply takes no parameters, just a list of URIs.")
+    return ApplyArgs(list(args.sources) or ["-"])
+
+
+def _reboot_parser() -> _Parser:
+    return _Parser("apiclient reboot", "Reboot the host.")
+
+
+def _parse_reboot(parser: _Parser, rest: list[str]) -> RebootArgs:
+    if rest:
+        parser.fail("Unknown arguments: " + ", ".join(rest))
+    return RebootArgs()
+
+
+_INT32 = re.compile(r"[+-]?[0-9]+")
+
+
+def _report_parser() -> _Parser:
+    return _Parser(
+        "apiclient report",
+        "Print a compliance report, as the server renders it.\n"
+        "  report cis [-l|--level N] [-f|--format F]       CIS Bottlerocket benchmark\n"
+        "  report cis-k8s [-l|--level N] [-f|--format F]   CIS Kubernetes benchmark\n"
+        "  report fips [-f|--format F]                     FIPS report",
+    )
+
+
+def _parse_report(parser: _Parser, rest: list[str]) -> RequestArgs:
+    kind = rest[0] if rest else None
+    if kind not in ("cis", "cis-k8s", "fips"):
+        parser.fail("Missing or unknown subcommand for 'report'")
+    sub = _Parser(f"apiclient report {kind}", f"Print the {kind} report.")
+    if kind != "fips":
+        sub.add_argument("-l", "--level", metavar="N", help="benchmark level")
+    sub.add_argument("-f", "--format", metavar="F", help="report format, e.g. text or json")
+    args, extras = sub.parse_known_intermixed_args(rest[1:])
+    _unknown(sub, extras)
+    level: int | None = None
+    if getattr(args, "level", None) is not None:
+        if not _INT32.fullmatch(args.level) or not -(2**31) <= int(args.level) < 2**31:
+            sub.fail("Invalid argument to -l | --level")
+        level = int(args.level)
+    from apiclient.report import report_request
+
+    return RequestArgs(report_request(kind, level=level, format=args.format))
+
+
+def _ephemeral_storage_parser() -> _Parser:
+    return _Parser(
+        "apiclient ephemeral-storage",
+        "Set up the host's ephemeral disks.\n"
+        "  ephemeral-storage init [-t|--filesystem ext4|xfs] [--disks DISK...]\n"
+        "  ephemeral-storage bind --dirs DIR...\n"
+        "  ephemeral-storage list-disks [-f|--format text|json]\n"
+        "  ephemeral-storage list-dirs [-f|--format text|json]",
+    )
+
+
+def _parse_ephemeral_storage(parser: _Parser, rest: list[str]) -> RequestArgs:
+    item = rest[0] if rest else None
+    from apiclient import ephemeral_storage
+
+    if item == "init":
+        sub = _Parser("apiclient ephemeral-storage init", "Format the ephemeral disks (RAID0 if several).")
+        sub.add_argument("-t", "--filesystem", metavar="ext4|xfs", help="default: the server's (xfs)")
+        sub.add_argument("--disks", nargs="+", action="extend", metavar="DISK", help="default: every ephemeral disk")
+        args, extras = sub.parse_known_intermixed_args(rest[1:])
+        _unknown(sub, extras)
+        if args.filesystem is not None and args.filesystem not in ephemeral_storage.FILESYSTEMS:
+            sub.fail("Unsupported filesystem type")
+        return RequestArgs(ephemeral_storage.init_request(args.filesystem, args.disks), print_body=False)
+    if item == "bind":
+        sub = _Parser("apiclient ephemeral-storage bind", "Bind-mount directories onto the ephemeral storage.")
+        sub.add_argument("--dirs", nargs="+", action="extend", metavar="DIR", required=False)
+        if len(rest) == 1:
+            sub.fail("Did not give arguments to bind")
+        args, extras = sub.parse_known_intermixed_args(rest[1:])
+        _unknown(sub, extras)
+        if not args.dirs:
+            sub.fail("Did not give argument to --dirs")
+        return RequestArgs(ephemeral_storage.bind_request(args.dirs), print_body=False)
+    if item == "list-disks" or item == "list-dirs":
+        sub = _Parser(f"apiclient ephemeral-storage {item}", f"Print the ephemeral storage's {item[5:]}.")
+        sub.add_argument("-f", "--format", metavar="text|json", help="default: the server's (text)")
+        args, extras = sub.parse_known_intermixed_args(rest[1:])
+        _unknown(sub, extras)
+        return RequestArgs(ephemeral_storage.list_request(item, args.format))
+    parser.fail("Missing or unknown subcommand for 'ephemeral-storage'")
+
+
+def _update_parser() -> _Parser:
+    return _Parser(
+        "apiclient update",
+        "Bottlerocket's update commands (check | apply [-c|--check] [-r|--reboot] | cancel);\n"
+        "not supported by thar yet.",
+    )
+
+
+def _parse_update(parser: _Parser, rest: list[str]) -> UnsupportedArgs:
+    action = rest[0] if rest else None
+    if action in ("check", "cancel"):
+        if rest[1:]:
+            parser.fail("Unknown arguments: " + ", ".join(rest[1:]))
+    elif action == "apply":
+        sub = _Parser("apiclient update apply", "Download and apply an update (not supported by thar yet).")
+        sub.add_argument("-c", "--check", action="store_true")
+        sub.add_argument("-r", "--reboot", action="store_true")
+        _, extras = sub.parse_known_intermixed_args(rest[1:])
+        _unknown(sub, extras)
+    else:
+        parser.fail("Missing or unknown subcommand for 'update'")
+    return UnsupportedArgs("update")
+
+
+def _exec_parser() -> _Parser:
+    return _Parser(
+        "apiclient exec",
+        "Bottlerocket's exec ([-t|--tty] [-T|--no-tty] TARGET COMMAND [ARG...]): run a command in a host\n"
+        "container over a WebSocket; not supported by thar yet.",
+    )
+
+
+def _parse_exec(parser: _Parser, rest: list[str]) -> UnsupportedArgs:
+    return UnsupportedArgs("exec", "it needs a WebSocket to the server's /exec and a host container runtime")
+
+
+_SUBCOMMAND_PARSERS: dict[str, tuple[Callable[[], _Parser], Callable[[_Parser, list[str]], Command]]] = {
+    "raw": (_raw_parser, _parse_raw),
+    "get": (_get_parser, _parse_get),
+    "set": (_set_parser, _parse_set),
+    "apply": (_apply_parser, _parse_apply),
+    "reboot": (_reboot_parser, _parse_reboot),
+    "report": (_report_parser, _parse_report),
+    "ephemeral-storage": (_ephemeral_storage_parser, _parse_ephemeral_storage),
+    "update": (_update_parser, _parse_update),
+    "exec": (_exec_parser, _parse_exec),
+}
+
+
+def parse_command_line(argv: Sequence[str]) -> Invocation:
+    """Parse argv (without the program name) into an `Invocation`.
+
+    Raises `_Usage` for a usage error or `--help`; `main` turns it into exit 2.
+    """
+    split = split_argv(argv)
+    globals_parser = _globals_parser()
+    options = globals_parser.parse_args(split.globals)
+    subcommand = split.subcommand
+    if options.help:
+        raise _Usage("", _SUBCOMMAND_PARSERS[subcommand][0]() if subcommand else globals_parser)
+    if options.log_level.lower() not in LOG_LEVELS:
+        globals_parser.fail(f"Invalid log level '{options.log_level}'")
+    subcommand = subcommand or "raw"
+    build, parse = _SUBCOMMAND_PARSERS[subcommand]
+    command = parse(build(), split.rest)
+    return Invocation(subcommand, command, options.socket_path, options.log_level.lower())
+
+
+# ---------------------------------------------------------------------------------------------
+# Running a parsed command
+
+
+def run(invocation: Invocation) -> None:
+    """Run a parsed command: one library call, then print its result. Raises `ApiClientError`."""
+    command = invocation.command
+    socket_path = invocation.socket_path
+    if isinstance(command, RawArgs):
+        from apiclient.raw import raw, status_line
+
+        status, body = raw(socket_path, command.uri, command.method, command.data)
+        if LOG_LEVELS[invocation.log_level] <= logging.DEBUG:
+            print(status_line(status), file=sys.stderr)
+        if body:
+            sys.stdout.write(body + "\n")
+    elif isinstance(command, GetArgs):
+        import json
+
+        from apiclient.get import get_json, get_prefixes
+
+        value = (
+            get_json(socket_path, command.uri)
+            if command.uri is not None
+            else get_prefixes(socket_path, command.prefixes)
+        )
+        sys.stdout.write(json.dumps(value, indent=2, ensure_ascii=False) + "\n")
+    elif isinstance(command, SetArgs):
+        from apiclient.set import set_keypairs, set_settings
+
+        if command.settings is not None:
+            set_settings(socket_path, command.settings)
+        else:
+            set_keypairs(socket_path, command.items)
+    elif isinstance(command, ApplyArgs):
+        from apiclient.apply import apply_sources
+
+        apply_sources(socket_path, command.sources)
+    elif isinstance(command, RebootArgs):
+        from apiclient.reboot import reboot
+
+        reboot(socket_path)
+    elif isinstance(command, RequestArgs):
+        from apiclient.client import send
+
+        body = send(socket_path, command.request)
+        if command.print_body:
+            sys.stdout.write(body)
+    else:
+        raise NotSupported(command.subcommand, command.reason)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """The `apiclient` entry point; returns the exit status (0, 1 runtime error, 2 usage)."""
+    try:
+        invocation = parse_command_line(sys.argv[1:] if argv is None else argv)
+    except _Usage as usage:
+        help_text = usage.parser.format_help()
+        print(f"{usage.message}\n\n{help_text}" if usage.message else help_text, end="", file=sys.stderr)
+        return 2
+    setup_logging(invocation.log_level)
+    try:
+        run(invocation)
+        sys.stdout.flush()  # here, where a closed pipe can still be handled
+    except ApiClientError as exc:
+        wrapper = _WRAPPERS.get(invocation.subcommand)
+        print(f"{wrapper}: {exc}" if wrapper else str(exc), file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        # The reader of our output went away (`apiclient get | head`): say nothing more.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    return 0

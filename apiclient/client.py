@@ -1,0 +1,175 @@
+"""Talking HTTP/1.1 to the apiserver over its Unix socket, with nothing but the standard library.
+
+One request per connection, `Content-Type: application/json` on every request, a body only
+when one is given, no timeouts and no retries (spec/apiclient.md §2). `raw_request` checks the
+status; `raw_request_unchecked` leaves that to the caller; `send` is `raw_request` for a
+`Request` with the error wrapped the way every subcommand reports it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import string
+from dataclasses import dataclass
+from typing import TypeAlias
+
+from apiclient.errors import (
+    ApiClientError,
+    ConnectionFailed,
+    RequestFailed,
+    ResponseNotUtf8,
+    ResponseStatus,
+    TransportError,
+)
+
+__all__ = [
+    "DEFAULT_SOCKET_PATH",
+    "Request",
+    "SocketPath",
+    "default_socket_path",
+    "is_success",
+    "raw_request",
+    "raw_request_unchecked",
+    "send",
+    "transaction_name",
+]
+
+SocketPath: TypeAlias = "str | os.PathLike[str]"
+
+DEFAULT_SOCKET_PATH = "/run/api.sock"
+
+log = logging.getLogger("apiclient")
+
+_ALPHANUMERIC = string.ascii_letters + string.digits
+
+
+def default_socket_path() -> str:
+    """`$THAR_ROOT/run/api.sock` when THAR_ROOT is set (and not empty), else `/run/api.sock`."""
+    root = os.environ.get("THAR_ROOT")
+    return os.path.join(root, "run", "api.sock") if root else DEFAULT_SOCKET_PATH
+
+
+def transaction_name(prefix: str) -> str:
+    """A fresh transaction name: `prefix` + `-` + 16 random `[A-Za-z0-9]`, e.g. `apiclient-set-Ab12…`."""
+    # os.urandom rather than secrets: these names need to be unique, not secret, and
+    # `secrets` pulls in hashlib (a few ms of start-up for every apiclient run).
+    return f"{prefix}-" + "".join(_ALPHANUMERIC[byte % len(_ALPHANUMERIC)] for byte in os.urandom(16))
+
+
+def is_success(status: int) -> bool:
+    """True for 2xx."""
+    return 200 <= status < 300
+
+
+@dataclass(frozen=True)
+class Request:
+    """One API request: method, path+query (sent verbatim) and an optional JSON body."""
+
+    method: str
+    uri: str
+    body: str | None = None
+
+
+class HttpProtocolError(Exception):
+    """The server's answer is not an HTTP/1.1 response we can read."""
+
+
+def _exchange(path: str, method: str, uri: str, payload: bytes | None) -> tuple[int, bytes]:
+    """One HTTP/1.1 request on a fresh Unix-socket connection (``Connection: close``).
+
+    Written out by hand rather than with ``http.client``, whose imports (``email``, ``ssl``)
+    cost more than the whole request: ``apiclient`` runs at every boot step and in scripts.
+    """
+    if any(c in method + uri for c in " \r\n\0\t"):
+        raise ValueError("method and URI must not contain spaces or control characters")
+    head = f"{method} {uri} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nConnection: close\r\n"
+    if payload is not None or method in ("POST", "PUT", "PATCH"):
+        head += f"Content-Length: {len(payload or b'')}\r\n"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        try:
+            sock.connect(path)
+        except OSError as exc:
+            raise ConnectionFailed(path, exc) from exc
+        sock.sendall(head.encode("latin-1") + b"\r\n" + (payload or b""))
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    return _parse_response(b"".join(chunks))
+
+
+def _parse_response(data: bytes) -> tuple[int, bytes]:
+    head, sep, body = data.partition(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    parts = lines[0].split(b" ", 2)
+    if not sep or len(parts) < 2 or not parts[0].startswith(b"HTTP/1.") or not parts[1].isdigit():
+        raise HttpProtocolError(f"not an HTTP response: {lines[0][:60]!r}")
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(b":")
+        headers[name.strip().lower()] = value.strip()
+    if headers.get(b"transfer-encoding", b"").lower() == b"chunked":
+        body = _dechunk(body)
+    elif b"content-length" in headers:
+        body = body[: int(headers[b"content-length"])]
+    return int(parts[1]), body
+
+
+def _dechunk(data: bytes) -> bytes:
+    out: list[bytes] = []
+    pos = 0
+    while True:
+        end = data.index(b"\r\n", pos)
+        size = int(data[pos:end].split(b";")[0], 16)
+        if size == 0:
+            return b"".join(out)
+        out.append(data[end + 2 : end + 2 + size])
+        pos = end + 2 + size + 2
+
+
+def raw_request_unchecked(socket_path: SocketPath, uri: str, method: str, body: str | None = None) -> tuple[int, str]:
+    """Send one request and return (status, body) whatever the status.
+
+    Raises `ConnectionFailed` when the socket cannot be connected to, `TransportError` when
+    the request cannot be sent or the response read, `ResponseNotUtf8` for a non-UTF-8 body.
+    """
+    path = os.fspath(socket_path)
+    log.debug("%s %s on %s", method, uri, path)
+    try:
+        payload = None if body is None else body.encode("utf-8")
+        status, data = _exchange(path, method, uri, payload)
+    except ConnectionFailed:
+        raise
+    except (OSError, HttpProtocolError, ValueError) as exc:
+        raise TransportError(path, f"{method} {uri} on '{path}': {str(exc) or type(exc).__name__}") from exc
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ResponseNotUtf8(exc) from exc
+    log.debug("%s %s -> %d", method, uri, status)
+    return status, text
+
+
+def raw_request(socket_path: SocketPath, uri: str, method: str, body: str | None = None) -> tuple[int, str]:
+    """Send one request and return (status, body); a non-2xx status raises `ResponseStatus`.
+
+    `ResponseStatus` reads `Status {code} when {METHOD}ing {uri}: {body}`. Other failures
+    raise as `raw_request_unchecked` does.
+    """
+    status, text = raw_request_unchecked(socket_path, uri, method, body)
+    if not is_success(status):
+        raise ResponseStatus(method, uri, status, text)
+    return status, text
+
+
+def send(socket_path: SocketPath, request: Request) -> str:
+    """Send a checked request and return the response body.
+
+    Any failure raises `RequestFailed` (`Failed {METHOD} request to '{uri}': …`) whose `cause`
+    is the `ResponseStatus` or transport error and whose `status` is the HTTP status, if any.
+    """
+    try:
+        return raw_request(socket_path, request.uri, request.method, request.body)[1]
+    except ApiClientError as exc:
+        raise RequestFailed(request.method, request.uri, exc) from exc

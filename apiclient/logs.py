@@ -1,0 +1,42 @@
+"""Logging for apiclient and settings-committer: stderr only, and only apiclient's own messages.
+
+Bottlerocket's levels are `off error warn info debug trace` (case-insensitive); trace is below
+debug. Standard output carries only response data.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+__all__ = ["LOG_LEVELS", "TRACE", "setup_logging"]
+
+TRACE = logging.DEBUG - 5
+
+LOG_LEVELS: dict[str, int] = {
+    "off": logging.CRITICAL + 10,
+    "error": logging.ERROR,
+    "warn": logging.WARNING,
+    "info": logging.INFO,
+    "debug": logging.DEBUG,
+    "trace": TRACE,
+}
+"""Level names (lower case) and their `logging` levels."""
+
+
+def setup_logging(level: str) -> int:
+    """Send the `apiclient` logger's records at `level` (a `LOG_LEVELS` name, any case) to stderr.
+
+    Returns the numeric level. Raises `KeyError` for an unknown name. Calling it again replaces
+    the handler rather than adding a second one.
+    """
+    number = LOG_LEVELS[level.lower()]
+    logger = logging.getLogger("apiclient")
+    for handler in list(logger.handlers):
+        logger.removeHandler(handler)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s [%(levelname)s] %(message)s", "%H:%M:%S"))
+    logger.addHandler(handler)
+    logger.setLevel(number)
+    logger.propagate = False
+    return number

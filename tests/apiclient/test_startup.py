@@ -1,0 +1,71 @@
+"""apiclient starts lean: `python -m apiclient` never imports aiohttp or pydantic."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+HEAVY = ("aiohttp", "pydantic", "uvloop", "models", "datastore", "apiserver")
+
+
+def imported_modules(*argv: str) -> tuple[int, set[str]]:
+    """Run `python -X importtime ARGV` and return its exit status and every module it imported."""
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", *argv],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+    modules = set()
+    for line in result.stderr.splitlines():
+        if line.startswith("import time:") and "|" in line:
+            name = line.rsplit("|", 1)[1].strip()
+            if name != "imported package":
+                modules.add(name)
+    return result.returncode, modules
+
+
+def heavy(modules: set[str]) -> list[str]:
+    return sorted(m for m in modules if m.split(".")[0] in HEAVY)
+
+
+def test_help_does_not_import_aiohttp() -> None:
+    code, modules = imported_modules("-m", "apiclient", "--help")
+    assert code == 2
+    assert "apiclient.cli" in modules
+    assert "aiohttp" not in modules
+    assert heavy(modules) == []
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["set", "motd=x"],
+        ["set", "--json", '{"motd": "x"}'],
+        ["get", "settings.motd"],
+        ["apply", "file:///nonexistent.toml"],
+        ["raw", "-u", "/tx/list"],
+        ["reboot"],
+    ],
+)
+def test_running_a_command_does_not_import_aiohttp_or_pydantic(argv: list[str]) -> None:
+    code, modules = imported_modules("-m", "apiclient", "-s", "/nonexistent/api.sock", *argv)
+    assert code == 1  # no server there
+    assert heavy(modules) == []
+
+
+def test_settings_committer_does_not_import_aiohttp() -> None:
+    entry_point = "import sys; from apiclient.committer import main; sys.exit(main())"  # as the console script
+    code, modules = imported_modules("-c", entry_point, "--socket-path", "/nonexistent/api.sock")
+    assert code == 1
+    assert "apiclient.committer" in modules
+    assert heavy(modules) == []
+
+
+def test_get_does_not_pay_for_toml_or_url_fetching() -> None:
+    _, modules = imported_modules("-m", "apiclient", "-s", "/nonexistent/api.sock", "get")
+    assert "tomllib" not in modules
+    assert "urllib.request" not in modules
