@@ -1,0 +1,1 @@
+"""early_boot_config (see README.md)."""

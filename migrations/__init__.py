@@ -1,0 +1,1 @@
+"""migrations (see README.md)."""

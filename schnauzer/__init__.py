@@ -1,0 +1,1 @@
+"""schnauzer: Bottlerocket's template format (TOML frontmatter + Handlebars body) and its helpers."""

@@ -1,0 +1,1 @@
+"""sundog (see README.md)."""
