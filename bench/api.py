@@ -237,8 +237,11 @@ def main() -> None:
                         baseline.wait()
                         Path(path).unlink(missing_ok=True)
                 rows.append((label, ours, floors))
-            apiclient = [shutil.which("apiclient") or "apiclient", "--socket-path", sock, "get", "settings.motd"]
-            client_ms = timed_runs(apiclient, 15) if shutil.which("apiclient") else float("nan")
+            # The console script beside this interpreter (the virtualenv's), else the one on PATH.
+            beside = Path(sys.executable).with_name("apiclient")
+            client_bin = str(beside) if beside.exists() else shutil.which("apiclient")
+            apiclient = [client_bin or "apiclient", "--socket-path", sock, "get", "settings.motd"]
+            client_ms = timed_runs(apiclient, 15) if client_bin else float("nan")
             curl = shutil.which("curl")
             curl_ms = (
                 timed_runs([curl, "-s", "--unix-socket", sock, "http://localhost/?prefix=settings.motd"], 15)
