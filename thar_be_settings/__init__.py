@@ -1,3 +1,8 @@
-"""thar-be-settings: renders configuration files and restarts services after settings change."""
+"""thar-be-settings: renders configuration files and restarts services after settings change.
+
+The `thar-be-settings` command (`cli.py`) applies changed keys (stdin) or everything (`--all`)
+through the API server's socket; `plan.py` is the pure planner the apiserver can call for a
+dry run; `sandbox.py` installs a variant's templates under a sandbox root. See README.md.
+"""
 
 from __future__ import annotations

@@ -1,0 +1,57 @@
+"""Logging as Bottlerocket's simplelog does it: `HH:MM:SS [LEVEL] message`, errors on stderr,
+everything else on stdout. Levels `off error warn info debug trace`, any case."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+__all__ = ["LOG_LEVELS", "setup_logging"]
+
+TRACE = logging.DEBUG - 5
+
+LOG_LEVELS: dict[str, int] = {
+    "off": logging.CRITICAL + 10,
+    "error": logging.ERROR,
+    "warn": logging.WARNING,
+    "info": logging.INFO,
+    "debug": logging.DEBUG,
+    "trace": TRACE,
+}
+
+_NAMES = {logging.WARNING: "WARN", TRACE: "TRACE"}
+
+
+class _Formatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        record.levelname = _NAMES.get(record.levelno, record.levelname)
+        return super().format(record)
+
+
+class _Below(logging.Filter):
+    def __init__(self, level: int) -> None:
+        super().__init__()
+        self.level = level
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno < self.level
+
+
+def setup_logging(logger_names: tuple[str, ...], level: str) -> None:
+    """Send the named loggers' records at `level` (a `LOG_LEVELS` name) to stdout and stderr."""
+    number = LOG_LEVELS[level.lower()]
+    formatter = _Formatter("%(asctime)s [%(levelname)s] %(message)s", "%H:%M:%S")
+    out = logging.StreamHandler(sys.stdout)
+    out.addFilter(_Below(logging.ERROR))
+    err = logging.StreamHandler(sys.stderr)
+    err.setLevel(logging.ERROR)
+    for handler in (out, err):
+        handler.setFormatter(formatter)
+    for name in logger_names:
+        logger = logging.getLogger(name)
+        for old in list(logger.handlers):
+            logger.removeHandler(old)
+        logger.addHandler(out)
+        logger.addHandler(err)
+        logger.setLevel(number)
+        logger.propagate = False
