@@ -12,8 +12,10 @@ does with the result depends on the helper's kind (spec/schnauzer.md §6.1):
 ``VALUE``
     ``fn(params, hash) -> Any`` returning a JSON value (bool, number, str, list, dict, None). In
     ``{{ }}`` it is displayed like a path value and HTML-escaped; as a subexpression it stays
-    typed. When ``strict_params`` is true and a parameter is missing, the engine raises the
-    strict-mode error before calling ``fn``; otherwise missing parameters arrive as ``None``.
+    typed. ``strict_params`` is the number of leading parameters the helper declares (as
+    handlebars-rust's macro helpers do): if one of those is missing, the engine raises the
+    strict-mode error before calling ``fn``; extra parameters and, with ``strict_params = 0``,
+    all parameters arrive as ``None`` when missing.
 ``CONDITION``
     A block helper with no scope change (``if_not_null``): ``fn(params, hash) -> bool`` chooses
     the main block (True) or the ``{{else}}`` block (False, renders nothing if there is none).
@@ -63,4 +65,4 @@ class Helper:
     name: str
     kind: HelperKind
     fn: Callable[[list[Param], Mapping[str, Any]], Any]
-    strict_params: bool = False
+    strict_params: int = 0

@@ -376,7 +376,7 @@ def _call_custom(st: State, helper: Helper, call: Call, block: Block | None, esc
     kind = helper.kind
     name = call.name or helper.name
     if kind is HelperKind.VALUE and helper.strict_params and st.strict:
-        for index, param in enumerate(params):
+        for index, param in enumerate(params[: helper.strict_params]):
             if param.missing:
                 raise st.fail(
                     f'Helper "{name}": couldn\'t read parameter {index + 1} ("{param.path}" not found in strict mode)',

@@ -325,7 +325,7 @@ def std_helpers() -> Sequence[Helper]:
     string = HelperKind.STRING
     value = HelperKind.VALUE
     helpers = [
-        Helper("any_enabled", value, any_enabled, strict_params=True),
+        Helper("any_enabled", value, any_enabled, strict_params=1),
         Helper("base64_decode", string, base64_decode),
         Helper("default", string, default),
         Helper("toml_encode", string, toml_encode),
@@ -337,8 +337,8 @@ def std_helpers() -> Sequence[Helper]:
     ]
     helpers += [Helper(name, value, _type_test(name, test)) for name, test in _TYPE_TESTS.items()]
     helpers += [
-        Helper("is_ipv4", value, is_ipv4, strict_params=True),
-        Helper("is_ipv6", value, is_ipv6, strict_params=True),
+        Helper("is_ipv4", value, is_ipv4, strict_params=1),
+        Helper("is_ipv6", value, is_ipv6, strict_params=1),
         Helper("cidr_to_ipaddr", string, cidr_to_ipaddr),
         Helper("replace_ipv4_octet", string, replace_ipv4_octet),
     ]

@@ -723,7 +723,7 @@ def test_strict_params() -> None:
     strict_fn = Recorder(True)
     loose_fn = Recorder(True)
     helpers = {
-        "strict": Helper("strict", HelperKind.VALUE, strict_fn, strict_params=True),
+        "strict": Helper("strict", HelperKind.VALUE, strict_fn, strict_params=1),
         "loose": Helper("loose", HelperKind.VALUE, loose_fn),
     }
     with pytest.raises(RenderError, match=r'"x\.y" not found in strict mode'):
@@ -732,6 +732,10 @@ def test_strict_params() -> None:
     assert render("{{loose x.y}}", {}, helpers) == "true"
     assert loose_fn.calls[0][0] == [Param(None, True, "x.y")]
     # non-strict rendering passes the missing parameter through
+    # only the declared parameters are read strictly: an extra missing one is passed through
+    assert render("{{strict 1 x.y}}", {}, helpers) == "true"
+    assert strict_fn.calls[0][0] == [Param(1, False, None), Param(None, True, "x.y")]
+    strict_fn.calls.clear()
     assert render("{{strict x.y}}", {}, helpers, strict=False) == "true"
     assert strict_fn.calls[0][0] == [Param(None, True, "x.y")]
 

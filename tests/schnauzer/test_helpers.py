@@ -111,7 +111,7 @@ def test_helper_kinds_and_strictness() -> None:
             assert helper.kind is HelperKind.VALUE
         else:
             assert helper.kind is HelperKind.STRING
-        assert helper.strict_params == (name in {"any_enabled", "is_ipv4", "is_ipv6"}), name
+        assert helper.strict_params == (1 if name in {"any_enabled", "is_ipv4", "is_ipv6"} else 0), name
 
 
 def test_default_environment_is_the_real_host() -> None:
