@@ -43,6 +43,7 @@ __all__ = [
     "SourceSettings",
     "apply_settings",
     "apply_sources",
+    "dry_run_sources",
     "parse_settings_document",
     "read_source",
     "read_sources",
@@ -191,6 +192,19 @@ def apply_settings(socket_path: SocketPath, documents: Sequence[SourceSettings])
         except ApiClientError as exc:
             raise ApplyCommitFailed(commit.uri, exc) from exc
     return tx
+
+
+def dry_run_sources(
+    socket_path: SocketPath, sources: Sequence[str], stdin: Callable[[], bytes] | None = None
+) -> dict[str, Any]:
+    """thar: `apply --dry-run`: what applying the sources would change; nothing is committed."""
+    from apiclient.set import dry_run
+
+    tx = transaction_name("apiclient-apply")
+    patches = [
+        Request("PATCH", f"/settings?{tx_query(tx)}", compact_json(d.settings)) for d in read_sources(sources, stdin)
+    ]
+    return dry_run(socket_path, patches, tx)
 
 
 def apply_sources(socket_path: SocketPath, sources: Sequence[str], stdin: Callable[[], bytes] | None = None) -> str:

@@ -35,7 +35,23 @@ __all__ = [
     "split_argv",
 ]
 
-SUBCOMMANDS = ("raw", "apply", "exec", "get", "reboot", "report", "set", "update", "ephemeral-storage")
+SUBCOMMANDS = (
+    "raw",
+    "apply",
+    "exec",
+    "get",
+    "reboot",
+    "report",
+    "set",
+    "update",
+    "ephemeral-storage",
+    # thar's additions
+    "history",
+    "rollback",
+    "confirm",
+    "unset",
+    "watch",
+)
 
 # Global flags, as a user may spell them -> how split_argv hands them to the globals parser.
 _GLOBAL_VALUE_FLAGS = {"-s": "--socket-path", "--socket-path": "--socket-path", "--log-level": "--log-level"}
@@ -50,6 +66,11 @@ _WRAPPERS = {
     "report": "Failed to get report",
     # Bottlerocket uses this one wrapper for all four ephemeral-storage subcommands.
     "ephemeral-storage": "Failed to initialize ephemeral storage",
+    "history": "Failed to get history",
+    "rollback": "Failed to roll back",
+    "confirm": "Failed to confirm",
+    "unset": "Failed to reset settings",
+    "watch": "Failed to watch settings",
 }
 
 _GLOBALS_EPILOG = (
@@ -69,6 +90,12 @@ subcommands:
   ephemeral-storage init|bind|list-disks|list-dirs ...
                                          set up the host's ephemeral disks
   update, exec                           not supported by thar yet
+  history [N] [--limit N] [--before N] [--prefix P]
+                                         list commits (generations), or show generation N as a JSON Patch
+  rollback N                             restore the settings of generation N (as a new generation) and apply
+  confirm                                confirm commits made with 'set --confirm SECONDS'
+  unset KEY...                           reset settings to their defaults (or remove them), commit and apply
+  watch [PREFIX] [--since N] [--count N] print each committed change under PREFIX as a line of JSON
 
 Run 'apiclient SUBCOMMAND --help' for a subcommand's arguments.
 """
@@ -200,11 +227,15 @@ class GetArgs:
 class SetArgs:
     items: list[str] = field(default_factory=list)
     settings: dict[str, Any] | None = None
+    patch: list[Any] | None = None  # thar: a JSON Patch
+    confirm: int | None = None  # thar: seconds within which `apiclient confirm` must follow
+    dry_run: bool = False  # thar: only print what would change
 
 
 @dataclass(frozen=True)
 class ApplyArgs:
     sources: list[str]
+    dry_run: bool = False
 
 
 @dataclass(frozen=True)
@@ -221,12 +252,56 @@ class RequestArgs:
 
 
 @dataclass(frozen=True)
+class HistoryArgs:
+    generation: int | None = None
+    limit: int | None = None
+    before: int | None = None
+    prefix: str | None = None
+
+
+@dataclass(frozen=True)
+class RollbackArgs:
+    generation: int
+
+
+@dataclass(frozen=True)
+class ConfirmArgs:
+    pass
+
+
+@dataclass(frozen=True)
+class UnsetArgs:
+    keys: list[str]
+    confirm: int | None = None
+
+
+@dataclass(frozen=True)
+class WatchArgs:
+    prefix: str | None = None
+    since: int | None = None
+    count: int | None = None
+
+
+@dataclass(frozen=True)
 class UnsupportedArgs:
     subcommand: str
     reason: str = ""
 
 
-Command: TypeAlias = RawArgs | GetArgs | SetArgs | ApplyArgs | RebootArgs | RequestArgs | UnsupportedArgs
+Command: TypeAlias = (
+    RawArgs
+    | GetArgs
+    | SetArgs
+    | ApplyArgs
+    | RebootArgs
+    | RequestArgs
+    | HistoryArgs
+    | RollbackArgs
+    | ConfirmArgs
+    | UnsetArgs
+    | WatchArgs
+    | UnsupportedArgs
+)
 
 
 @dataclass(frozen=True)
@@ -302,11 +377,25 @@ def _set_parser() -> _Parser:
         "Change settings in one transaction, then commit and apply it.\n"
         "KEY=VALUE items go to the server as given; quote an argument whose key needs quotes:\n"
         "  apiclient set motd=hi 'kubernetes.node-labels.\"my.label\"=hello'\n"
-        '  apiclient set --json \'{"motd": "hi"}\'',
+        '  apiclient set --json \'{"motd": "hi"}\'\n'
+        '  apiclient set --patch \'[{"op": "add", "path": "/ntp/time-servers/-", "value": "b.example"}]\'',
     )
     parser.add_argument("-j", "--json", action="append", metavar="JSON", help="a settings object")
+    parser.add_argument("--patch", metavar="JSON", help="a JSON Patch (RFC 6902) over the current settings")
+    parser.add_argument("--confirm", metavar="SECONDS", help="revert unless 'apiclient confirm' follows within SECONDS")
+    parser.add_argument(
+        "--dry-run", action="store_true", help="print the file diffs and restarts it would cause; change nothing"
+    )
     parser.add_argument("items", nargs="*", metavar="KEY=VALUE")
     return parser
+
+
+def _seconds(parser: _Parser, flag: str, value: str | None, minimum: int = 1) -> int | None:
+    if value is None:
+        return None
+    if not value.isdigit() or int(value) < minimum:
+        parser.fail(f"Invalid argument to {flag}: give a whole number of at least {minimum}")
+    return int(value)
 
 
 def _parse_set(parser: _Parser, rest: list[str]) -> SetArgs:
@@ -321,16 +410,29 @@ def _parse_set(parser: _Parser, rest: list[str]) -> SetArgs:
             "Can't specify the --json argument multiple times.  "
             "You can set as many settings as needed within the JSON object."
         )
+    confirm = _seconds(parser, "--confirm", args.confirm)
+    if args.dry_run and confirm is not None:
+        parser.fail("Cannot specify --dry-run and --confirm together")
+    dry = bool(args.dry_run)
+    if args.patch is not None:
+        if args.items or json_inputs:
+            parser.fail("Cannot specify --patch with key=value pairs or --json settings with 'set'")
+        from apiclient.set import parse_json_patch
+
+        try:
+            return SetArgs(patch=parse_json_patch(args.patch), confirm=confirm, dry_run=dry)
+        except UsageError as exc:
+            parser.fail(str(exc))
     if args.items and json_inputs:
         parser.fail("Cannot specify key=value pairs and --json settings with 'set'")
     if not args.items and not json_inputs:
         parser.fail("Must specify key=value settings or --json settings with 'set'")
     if not json_inputs:
-        return SetArgs(items=list(args.items))
+        return SetArgs(items=list(args.items), confirm=confirm, dry_run=dry)
     from apiclient.set import parse_json_settings
 
     try:
-        return SetArgs(settings=parse_json_settings(json_inputs[0]))
+        return SetArgs(settings=parse_json_settings(json_inputs[0]), confirm=confirm, dry_run=dry)
     except UsageError as exc:
         parser.fail(str(exc))
 
@@ -341,6 +443,9 @@ def _apply_parser() -> _Parser:
         "Apply settings documents (TOML or JSON with a top-level 'settings' table) in one commit.\n"
         "URI is file:///path, http://..., https://..., or - for stdin (the default).",
     )
+    parser.add_argument(
+        "--dry-run", action="store_true", help="print the file diffs and restarts it would cause; change nothing"
+    )
     parser.add_argument("sources", nargs="*", metavar="URI")
     return parser
 
@@ -349,7 +454,7 @@ def _parse_apply(parser: _Parser, rest: list[str]) -> ApplyArgs:
     args, extras = parser.parse_known_intermixed_args(rest)
     if extras or any(s.startswith("-") and s != "-" for s in args.sources):
         parser.fail("apiclient apply takes no parameters, just a list of URIs.")
-    return ApplyArgs(list(args.sources) or ["-"])
+    return ApplyArgs(list(args.sources) or ["-"], bool(args.dry_run))
 
 
 def _reboot_parser() -> _Parser:
@@ -474,6 +579,96 @@ def _parse_exec(parser: _Parser, rest: list[str]) -> UnsupportedArgs:
     return UnsupportedArgs("exec", "it needs a WebSocket to the server's /exec and a host container runtime")
 
 
+def _history_parser() -> _Parser:
+    parser = _Parser(
+        "apiclient history",
+        "List the commits (generations), newest first, or print generation N's change as a JSON Patch.",
+    )
+    parser.add_argument("generation", nargs="?", metavar="N")
+    parser.add_argument("--limit", metavar="N", help="only the newest N commits")
+    parser.add_argument("--before", metavar="N", help="only generations below N")
+    parser.add_argument("--prefix", metavar="PREFIX", help="only commits that changed a setting starting with PREFIX")
+    return parser
+
+
+def _parse_history(parser: _Parser, rest: list[str]) -> HistoryArgs:
+    args, extras = parser.parse_known_intermixed_args(rest)
+    _unknown(parser, extras)
+    generation = _seconds(parser, "N", args.generation, minimum=0)
+    if generation is not None and (args.limit or args.before or args.prefix):
+        parser.fail("Give a generation N or filters, not both")
+    return HistoryArgs(
+        generation,
+        _seconds(parser, "--limit", args.limit, minimum=0),
+        _seconds(parser, "--before", args.before, minimum=0),
+        args.prefix,
+    )
+
+
+def _rollback_parser() -> _Parser:
+    parser = _Parser(
+        "apiclient rollback",
+        "Restore the settings of generation N as a new generation, and apply them\n"
+        "(0: as they were before the first recorded commit). It can itself be rolled back.",
+    )
+    parser.add_argument("generation", metavar="N")
+    return parser
+
+
+def _parse_rollback(parser: _Parser, rest: list[str]) -> RollbackArgs:
+    args, extras = parser.parse_known_intermixed_args(rest)
+    _unknown(parser, extras)
+    generation = _seconds(parser, "N", args.generation, minimum=0)
+    assert generation is not None
+    return RollbackArgs(generation)
+
+
+def _confirm_parser() -> _Parser:
+    return _Parser("apiclient confirm", "Confirm the commits made with 'set --confirm SECONDS' so none is reverted.")
+
+
+def _parse_confirm(parser: _Parser, rest: list[str]) -> ConfirmArgs:
+    if rest:
+        parser.fail("Unknown arguments: " + ", ".join(rest))
+    return ConfirmArgs()
+
+
+def _unset_parser() -> _Parser:
+    parser = _Parser(
+        "apiclient unset",
+        "Reset settings to the variant's defaults (settings without one are removed), in one transaction,\n"
+        "then commit and apply it. A KEY removes everything below it too:\n"
+        "  apiclient unset motd host-containers.admin 'kubernetes.node-labels.\"my.label\"'",
+    )
+    parser.add_argument("--confirm", metavar="SECONDS", help="revert unless 'apiclient confirm' follows within SECONDS")
+    parser.add_argument("keys", nargs="+", metavar="KEY")
+    return parser
+
+
+def _parse_unset(parser: _Parser, rest: list[str]) -> UnsetArgs:
+    args, extras = parser.parse_known_intermixed_args(rest)
+    _unknown(parser, extras)
+    return UnsetArgs(list(args.keys), _seconds(parser, "--confirm", args.confirm))
+
+
+def _watch_parser() -> _Parser:
+    parser = _Parser(
+        "apiclient watch",
+        "Print each committed change of the settings under PREFIX (default: all) as one line of JSON,\n"
+        '{"generation": G, "settings": {...}} (removed settings are null), until interrupted.',
+    )
+    parser.add_argument("prefix", nargs="?", metavar="PREFIX")
+    parser.add_argument("--since", metavar="N", help="report changes after generation N (default: from now on)")
+    parser.add_argument("--count", metavar="N", help="exit after N changes")
+    return parser
+
+
+def _parse_watch(parser: _Parser, rest: list[str]) -> WatchArgs:
+    args, extras = parser.parse_known_intermixed_args(rest)
+    _unknown(parser, extras)
+    return WatchArgs(args.prefix, _seconds(parser, "--since", args.since, 0), _seconds(parser, "--count", args.count))
+
+
 _SUBCOMMAND_PARSERS: dict[str, tuple[Callable[[], _Parser], Callable[[_Parser, list[str]], Command]]] = {
     "raw": (_raw_parser, _parse_raw),
     "get": (_get_parser, _parse_get),
@@ -484,6 +679,11 @@ _SUBCOMMAND_PARSERS: dict[str, tuple[Callable[[], _Parser], Callable[[_Parser, l
     "ephemeral-storage": (_ephemeral_storage_parser, _parse_ephemeral_storage),
     "update": (_update_parser, _parse_update),
     "exec": (_exec_parser, _parse_exec),
+    "history": (_history_parser, _parse_history),
+    "rollback": (_rollback_parser, _parse_rollback),
+    "confirm": (_confirm_parser, _parse_confirm),
+    "unset": (_unset_parser, _parse_unset),
+    "watch": (_watch_parser, _parse_watch),
 }
 
 
@@ -534,20 +734,63 @@ def run(invocation: Invocation) -> None:
         )
         sys.stdout.write(json.dumps(value, indent=2, ensure_ascii=False) + "\n")
     elif isinstance(command, SetArgs):
-        from apiclient.set import set_keypairs, set_settings
+        from apiclient.set import dry_run_settings, set_json_patch, set_keypairs, set_settings
 
-        if command.settings is not None:
-            set_settings(socket_path, command.settings)
+        if command.dry_run:
+            result = dry_run_settings(socket_path, items=command.items, settings=command.settings, patch=command.patch)
+            sys.stdout.write(result["diff"])
+        elif command.patch is not None:
+            set_json_patch(socket_path, command.patch, confirm=command.confirm)
+        elif command.settings is not None:
+            set_settings(socket_path, command.settings, confirm=command.confirm)
         else:
-            set_keypairs(socket_path, command.items)
+            set_keypairs(socket_path, command.items, confirm=command.confirm)
     elif isinstance(command, ApplyArgs):
-        from apiclient.apply import apply_sources
+        from apiclient.apply import apply_sources, dry_run_sources
 
-        apply_sources(socket_path, command.sources)
+        if command.dry_run:
+            sys.stdout.write(dry_run_sources(socket_path, command.sources)["diff"])
+        else:
+            apply_sources(socket_path, command.sources)
     elif isinstance(command, RebootArgs):
         from apiclient.reboot import reboot
 
         reboot(socket_path)
+    elif isinstance(command, HistoryArgs):
+        import json
+
+        from apiclient import history
+
+        if command.generation is not None:
+            patch = history.generation_patch(socket_path, command.generation)
+            sys.stdout.write(json.dumps(patch, indent=2, ensure_ascii=False) + "\n")
+        else:
+            entries = history.history(socket_path, command.limit, command.before, command.prefix)
+            sys.stdout.write(history.format_history(entries))
+    elif isinstance(command, RollbackArgs):
+        from apiclient.history import rollback
+
+        keys = rollback(socket_path, command.generation)
+        logging.getLogger("apiclient").info("Rolled back to generation %d: %d setting(s) changed", command.generation,
+                                            len(keys))  # fmt: skip
+    elif isinstance(command, ConfirmArgs):
+        from apiclient.history import confirm
+
+        confirm(socket_path)
+    elif isinstance(command, UnsetArgs):
+        from apiclient.unset import unset
+
+        unset(socket_path, command.keys, command.confirm)
+    elif isinstance(command, WatchArgs):
+        import json
+
+        from apiclient.watch import watch
+
+        def show(event: dict[str, Any]) -> None:
+            sys.stdout.write(json.dumps(event, ensure_ascii=False) + "\n")
+            sys.stdout.flush()
+
+        watch(socket_path, command.prefix, show, since=command.since, count=command.count)
     elif isinstance(command, RequestArgs):
         from apiclient.client import send
 

@@ -70,21 +70,24 @@ class Request:
     method: str
     uri: str
     body: str | None = None
+    content_type: str = "application/json"  # thar: JSON Patch bodies are application/json-patch+json
 
 
 class HttpProtocolError(Exception):
     """The server's answer is not an HTTP/1.1 response we can read."""
 
 
-def _exchange(path: str, method: str, uri: str, payload: bytes | None) -> tuple[int, bytes]:
+def _exchange(
+    path: str, method: str, uri: str, payload: bytes | None, content_type: str = "application/json"
+) -> tuple[int, bytes]:
     """One HTTP/1.1 request on a fresh Unix-socket connection (``Connection: close``).
 
     Written out by hand rather than with ``http.client``, whose imports (``email``, ``ssl``)
     cost more than the whole request: ``apiclient`` runs at every boot step and in scripts.
     """
-    if any(c in method + uri for c in " \r\n\0\t"):
+    if any(c in method + uri for c in " \r\n\0\t") or any(c in content_type for c in "\r\n\0"):
         raise ValueError("method and URI must not contain spaces or control characters")
-    head = f"{method} {uri} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nConnection: close\r\n"
+    head = f"{method} {uri} HTTP/1.1\r\nHost: localhost\r\nContent-Type: {content_type}\r\nConnection: close\r\n"
     if payload is not None or method in ("POST", "PUT", "PATCH"):
         head += f"Content-Length: {len(payload or b'')}\r\n"
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
@@ -128,7 +131,9 @@ def _dechunk(data: bytes) -> bytes:
         pos = end + 2 + size + 2
 
 
-def raw_request_unchecked(socket_path: SocketPath, uri: str, method: str, body: str | None = None) -> tuple[int, str]:
+def raw_request_unchecked(
+    socket_path: SocketPath, uri: str, method: str, body: str | None = None, content_type: str = "application/json"
+) -> tuple[int, str]:
     """Send one request and return (status, body) whatever the status.
 
     Raises `ConnectionFailed` when the socket cannot be connected to, `TransportError` when
@@ -138,7 +143,7 @@ def raw_request_unchecked(socket_path: SocketPath, uri: str, method: str, body: 
     log.debug("%s %s on %s", method, uri, path)
     try:
         payload = None if body is None else body.encode("utf-8")
-        status, data = _exchange(path, method, uri, payload)
+        status, data = _exchange(path, method, uri, payload, content_type)
     except ConnectionFailed:
         raise
     except (OSError, HttpProtocolError, ValueError) as exc:
@@ -151,13 +156,15 @@ def raw_request_unchecked(socket_path: SocketPath, uri: str, method: str, body: 
     return status, text
 
 
-def raw_request(socket_path: SocketPath, uri: str, method: str, body: str | None = None) -> tuple[int, str]:
+def raw_request(
+    socket_path: SocketPath, uri: str, method: str, body: str | None = None, content_type: str = "application/json"
+) -> tuple[int, str]:
     """Send one request and return (status, body); a non-2xx status raises `ResponseStatus`.
 
     `ResponseStatus` reads `Status {code} when {METHOD}ing {uri}: {body}`. Other failures
     raise as `raw_request_unchecked` does.
     """
-    status, text = raw_request_unchecked(socket_path, uri, method, body)
+    status, text = raw_request_unchecked(socket_path, uri, method, body, content_type)
     if not is_success(status):
         raise ResponseStatus(method, uri, status, text)
     return status, text
@@ -170,6 +177,6 @@ def send(socket_path: SocketPath, request: Request) -> str:
     is the `ResponseStatus` or transport error and whose `status` is the HTTP status, if any.
     """
     try:
-        return raw_request(socket_path, request.uri, request.method, request.body)[1]
+        return raw_request(socket_path, request.uri, request.method, request.body, request.content_type)[1]
     except ApiClientError as exc:
         raise RequestFailed(request.method, request.uri, exc) from exc

@@ -10,23 +10,37 @@ transaction is `apiclient-set-` + 16 random letters and digits, committed with
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from apiclient.client import Request, SocketPath, send, transaction_name
-from apiclient.errors import InvalidSettingsJson
-from apiclient.transaction import commit_and_apply_request, discard_on_failure, tx_query
+from apiclient.errors import ApiClientError, InvalidJsonResponse, InvalidSettingsJson
+from apiclient.transaction import (
+    commit_and_apply_request,
+    delete_request,
+    discard_on_failure,
+    dry_run_request,
+    tx_query,
+)
 
 __all__ = [
+    "JSON_PATCH",
     "compact_json",
+    "dry_run",
+    "dry_run_settings",
     "json_request",
     "keypair_request",
+    "parse_json_patch",
     "parse_json_settings",
     "patch_settings",
+    "set_json_patch",
     "set_keypairs",
     "set_settings",
 ]
+
+JSON_PATCH = "application/json-patch+json"
 
 
 def compact_json(value: Any) -> str:
@@ -60,6 +74,17 @@ def parse_json_settings(text: str) -> dict[str, Any]:
     return value
 
 
+def parse_json_patch(text: str) -> list[Any]:
+    """Parse `set --patch` input: a JSON array of RFC 6902 operations (checked by the server)."""
+    try:
+        value = json.loads(text, parse_constant=_reject_constant)
+    except ValueError as exc:
+        raise InvalidSettingsJson(f"Couldn't parse given JSON Patch: {exc}") from exc
+    if not isinstance(value, list):
+        raise InvalidSettingsJson("A JSON Patch must be an array of operations")
+    return value
+
+
 def keypair_request(tx: str, items: Sequence[str]) -> Request:
     """`PATCH /settings/keypair?tx={tx}` with body `{"request_payload":[items…]}`, items verbatim, in order."""
     return Request("PATCH", f"/settings/keypair?{tx_query(tx)}", compact_json({"request_payload": list(items)}))
@@ -79,18 +104,19 @@ def patch_settings(socket_path: SocketPath, settings: Mapping[str, Any], tx: str
     send(socket_path, json_request(tx, settings))
 
 
-def set_keypairs(socket_path: SocketPath, items: Sequence[str]) -> str:
+def set_keypairs(socket_path: SocketPath, items: Sequence[str], confirm: int | None = None) -> str:
     """Stage `key=value` items in a new transaction and commit-and-apply it; return the transaction name.
 
     The items are not parsed here (`'kubernetes.node-labels."my.label"=hello'` goes as is).
-    Raises `RequestFailed`; the transaction is deleted first.
+    Raises `RequestFailed`; the transaction is deleted first. thar: with `confirm`, the server
+    reverts the commit unless `POST /tx/confirm` follows within that many seconds.
     """
     tx = transaction_name("apiclient-set")
-    _stage_and_commit(socket_path, tx, keypair_request(tx, items))
+    _stage_and_commit(socket_path, tx, keypair_request(tx, items), confirm)
     return tx
 
 
-def set_settings(socket_path: SocketPath, settings: Mapping[str, Any]) -> str:
+def set_settings(socket_path: SocketPath, settings: Mapping[str, Any], confirm: int | None = None) -> str:
     """Stage a settings object (no `settings` wrapper) in a new transaction and commit-and-apply it.
 
     Returns the transaction name. Settings that are all null stage nothing, and the commit
@@ -98,11 +124,56 @@ def set_settings(socket_path: SocketPath, settings: Mapping[str, Any]) -> str:
     transaction is deleted first.
     """
     tx = transaction_name("apiclient-set")
-    _stage_and_commit(socket_path, tx, json_request(tx, settings))
+    _stage_and_commit(socket_path, tx, json_request(tx, settings), confirm)
     return tx
 
 
-def _stage_and_commit(socket_path: SocketPath, tx: str, patch: Request) -> None:
+def set_json_patch(socket_path: SocketPath, patch: Sequence[Any], confirm: int | None = None) -> str:
+    """thar: stage a JSON Patch over the current settings (`PATCH /settings` as
+    `application/json-patch+json`) in a new transaction and commit-and-apply it."""
+    tx = transaction_name("apiclient-set")
+    request = Request("PATCH", f"/settings?{tx_query(tx)}", compact_json(list(patch)), JSON_PATCH)
+    _stage_and_commit(socket_path, tx, request, confirm)
+    return tx
+
+
+def _stage_and_commit(socket_path: SocketPath, tx: str, patch: Request, confirm: int | None = None) -> None:
     with discard_on_failure(socket_path, tx):
         send(socket_path, patch)
-        send(socket_path, commit_and_apply_request(tx))
+        send(socket_path, commit_and_apply_request(tx, confirm))
+
+
+def dry_run(socket_path: SocketPath, patches: Sequence[Request], tx: str) -> dict[str, Any]:
+    """thar: stage `patches` in `tx`, ask the server what committing and applying it would do
+    (`POST /tx/commit_and_apply?tx=…&dry_run=true`), then delete the transaction whatever
+    happened. The answer: `{"keys", "diff", "restarts", "reload_systemd"}`."""
+    try:
+        for patch in patches:
+            send(socket_path, patch)
+        body = send(socket_path, dry_run_request(tx))
+    finally:
+        with contextlib.suppress(ApiClientError):
+            send(socket_path, delete_request(tx))
+    try:
+        result: dict[str, Any] = json.loads(body)
+    except ValueError as exc:
+        raise InvalidJsonResponse(body, exc) from exc
+    return result
+
+
+def dry_run_settings(
+    socket_path: SocketPath,
+    *,
+    items: Sequence[str] = (),
+    settings: Mapping[str, Any] | None = None,
+    patch: Sequence[Any] | None = None,
+) -> dict[str, Any]:
+    """thar: `set --dry-run`: what `set` with these inputs would change; nothing is committed."""
+    tx = transaction_name("apiclient-set")
+    if patch is not None:
+        request = Request("PATCH", f"/settings?{tx_query(tx)}", compact_json(list(patch)), JSON_PATCH)
+    elif settings is not None:
+        request = json_request(tx, settings)
+    else:
+        request = keypair_request(tx, items)
+    return dry_run(socket_path, [request], tx)

@@ -15,7 +15,7 @@ from urllib.parse import quote
 from apiclient.client import Request, SocketPath, send
 from apiclient.errors import ApiClientError, ConnectionFailed
 
-__all__ = ["commit_and_apply_request", "delete_request", "discard_on_failure", "tx_query"]
+__all__ = ["commit_and_apply_request", "delete_request", "discard_on_failure", "dry_run_request", "tx_query"]
 
 log = logging.getLogger("apiclient")
 
@@ -25,9 +25,17 @@ def tx_query(tx: str) -> str:
     return "tx=" + quote(tx, safe="")
 
 
-def commit_and_apply_request(tx: str) -> Request:
-    """`POST /tx/commit_and_apply?tx={tx}`, no body: commit, then have the server apply the changed keys."""
-    return Request("POST", f"/tx/commit_and_apply?{tx_query(tx)}")
+def commit_and_apply_request(tx: str, confirm: int | None = None) -> Request:
+    """`POST /tx/commit_and_apply?tx={tx}`, no body: commit, then have the server apply the changed keys.
+    thar: with `confirm`, the server reverts the commit unless `POST /tx/confirm` comes within that
+    many seconds."""
+    extra = "" if confirm is None else f"&confirm={confirm}"
+    return Request("POST", f"/tx/commit_and_apply?{tx_query(tx)}{extra}")
+
+
+def dry_run_request(tx: str) -> Request:
+    """thar: `POST /tx/commit_and_apply?tx={tx}&dry_run=true`: what the commit and apply would do."""
+    return Request("POST", f"/tx/commit_and_apply?{tx_query(tx)}&dry_run=true")
 
 
 def delete_request(tx: str) -> Request:

@@ -3,6 +3,7 @@
     apiserver --datastore-path /var/lib/bottlerocket/datastore/current [--socket-path /run/api.sock]
               [--socket-gid GID] [--log-level info] [--variant NAME|DIR] [--os-release PATH]
               [--applier "thar-be-settings --socket-path /run/api.sock"] [--reboot-command CMD] [--arch ARCH]
+              [--policy FILE] [--boot-timeline PATH]
 
 Defaults derive from ``THAR_ROOT`` (default ``/``): the socket is ``$THAR_ROOT/run/api.sock``,
 os-release ``$THAR_ROOT/usr/lib/os-release``. The variant (its settings model) comes from
@@ -24,6 +25,7 @@ from models import Variant, VariantError, extensions_for_family, load_variant
 
 from .controller import Controller
 from .errors import ApiError
+from .policy import PolicyError, load_policy
 from .routes import ServerConfig
 from .server import ServerSetupError, serve
 
@@ -48,6 +50,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--reboot-command", default="/usr/bin/systemctl reboot --check-inhibitors=yes")
     parser.add_argument("--arch", default=platform.machine(), help="architecture reported by GET /os")
+    parser.add_argument(
+        "--boot-timeline", type=Path, default=thar_root() / "run/thar/boot-timeline.json",
+        help="thar-boot's timeline, reported by GET /metrics",
+    )  # fmt: skip
+    parser.add_argument(
+        "--policy", type=Path, default=None, help="access policy (TOML); default: every caller is an admin"
+    )
     return parser.parse_args(argv)
 
 
@@ -78,13 +87,24 @@ def main(argv: list[str] | None = None) -> int:
         print("Datastore does not exist, did storewolf run?", file=sys.stderr)
         return 1
     try:
+        policy = None if args.policy is None else load_policy(args.policy)
+    except PolicyError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    try:
         variant = resolve_variant(args.variant, args.os_release)
         datastore = FilesystemDataStore(args.datastore_path)
         controller = Controller(datastore, variant, args.os_release, args.arch)
     except (VariantError, DatastoreError, ApiError) as exc:
         print(exc, file=sys.stderr)
         return 1
-    config = ServerConfig(applier=tuple(args.applier.split(" ")), reboot=tuple(args.reboot_command.split(" ")))
+    config = ServerConfig(
+        applier=tuple(args.applier.split(" ")),
+        reboot=tuple(args.reboot_command.split(" ")),
+        policy=policy,
+        root=thar_root() if os.environ.get("THAR_ROOT") else None,
+        boot_timeline=args.boot_timeline,
+    )
     try:
         import uvloop
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,6 +46,7 @@ from .errors import (
     SerializeFailed,
     SplitFailed,
 )
+from .staging import REMOVALS, Guard, pending_changes, staged_removals
 
 __all__ = ["Controller", "Snapshot", "check_prefix", "type_keypair_value"]
 
@@ -103,6 +104,9 @@ class Controller:
         self.os_release = os_release
         self.arch = arch
         self.snapshot = self._load_snapshot()
+        # Called (in the writer thread) with each commit once the snapshot shows it: watches,
+        # metrics. Keep them quick; they must not raise.
+        self.listeners: list[Callable[[Commit], None]] = []
 
     def _load_snapshot(self) -> Snapshot:
         try:
@@ -119,6 +123,8 @@ class Controller:
             else:
                 values[key.name] = change.new
         self.snapshot = Snapshot(commit.generation, values)
+        for listener in self.listeners:
+            listener(commit)
 
     # -- reads (from the snapshot) -------------------------------------------------------------
     def get_settings(self, keys: list[str] | None = None, prefix: str | None = None) -> dict[str, Any]:
@@ -269,15 +275,15 @@ class Controller:
             raise DataStoreFailed("list_transactions", exc) from exc
 
     # -- writes (serialized by the caller) -------------------------------------------------------
-    def patch_settings(self, tx: str, body: Any) -> None:
+    def patch_settings(self, tx: str, body: Any, guard: Guard | None = None) -> None:
         """Validate a Settings object and stage its leaves in ``tx`` (nothing on error)."""
         try:
             settings = self.variant.parse_settings(body)
         except ModelError as exc:
             raise JsonDeserialize("\n".join(exc.lines)) from None
-        self._stage(tx, settings)
+        self._stage(tx, settings, guard)
 
-    def patch_keypair(self, tx: str, payload: Iterable[str]) -> None:
+    def patch_keypair(self, tx: str, payload: Iterable[str], guard: Guard | None = None) -> None:
         """Stage ``key=value`` strings, typed as ``type_keypair_value`` says."""
         leaves: dict[Key, Any] = {}
         for element in payload:
@@ -307,36 +313,57 @@ class Controller:
             settings = self.variant.parse_settings(body)
         except ModelError as exc:
             raise KeypairModelMismatch("; ".join(exc.lines)) from None
-        self._stage(tx, settings)
+        self._stage(tx, settings, guard)
 
-    def _stage(self, tx: str, settings: BaseModel) -> None:
+    def _stage(self, tx: str, settings: BaseModel, guard: Guard | None = None) -> None:
         dumped = settings.model_dump(mode="json", by_alias=True, exclude_none=True)
         try:
             pairs = to_pairs_with_prefix("settings", dumped)
         except DatastoreError as exc:
             raise SerializeFailed("Settings", exc) from exc
+        if guard is not None:
+            guard(pairs)
         try:
             self.datastore.set_keys(pairs, Pending(tx))
         except DatastoreError as exc:
             raise DataStoreFailed("set_keys", exc) from exc
 
-    def delete_transaction(self, tx: str) -> list[str]:
+    def delete_transaction(self, tx: str, guard: Guard | None = None) -> list[str]:
         try:
-            return sorted(key.name for key in self.datastore.delete_transaction(tx))
+            if guard is not None:  # a caller may only discard what it could have staged itself
+                guard([*self.datastore.get_prefix(SETTINGS, Pending(tx)), *(staged_removals(self.datastore, tx) or [])])
+            return sorted(key.name for key in self.datastore.delete_transaction(tx) if key != REMOVALS)
         except DatastoreError as exc:
             raise DataStoreFailed("delete_pending", exc) from exc
 
-    def commit(self, tx: str, caller: Caller | None) -> list[str]:
-        """Commit ``tx`` atomically; the snapshot moves to the new generation."""
+    def commit(self, tx: str, caller: Caller | None, guard: Guard | None = None) -> list[str]:
+        """Commit ``tx`` atomically (its values and staged removals); the snapshot moves to the
+        new generation."""
         try:
-            pending = self.datastore.get_prefix(SETTINGS, Pending(tx))
-            if not pending:
+            changes = pending_changes(self.datastore, tx, self.snapshot.values)
+            if changes is None:
                 raise CommitWithNoPending()
-            commit = self.datastore.commit_changes(pending, tx, caller, drop_transaction=True)
+            if guard is not None:
+                guard(changes)
+            if not changes:  # only removals, of keys that are already absent
+                self.datastore.delete_transaction(tx)
+                return []
+            commit = self.datastore.commit_changes(changes, tx, caller, drop_transaction=True)
         except DatastoreError as exc:
             raise DataStoreFailed("commit", exc) from exc
         self._advance(commit)
-        return sorted(key.name for key in pending)
+        return sorted(key.name for key in changes)
+
+    def commit_changes(self, changes: Mapping[Key, str | None], tx: str, caller: Caller | None) -> list[str]:
+        """Commit a computed change-set (a rollback, a revert) as one generation named ``tx``."""
+        if not changes:
+            return []
+        try:
+            commit = self.datastore.commit_changes(changes, tx, caller)
+        except DatastoreError as exc:
+            raise DataStoreFailed("commit", exc) from exc
+        self._advance(commit)
+        return sorted(key.name for key in changes)
 
     def response_cache(self) -> dict[str, bytes]:
         """Serialized responses valid for the current generation."""

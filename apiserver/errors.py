@@ -17,12 +17,18 @@ __all__ = [
     "CommitWithNoPending",
     "ContentTypeError",
     "DataStoreFailed",
+    "DryRunFailed",
     "EmptyInput",
+    "Forbidden",
+    "GenerationNotFound",
+    "InvalidInput",
     "JsonDeserialize",
+    "JsonPatchFailed",
     "KeypairModelMismatch",
     "MetadataNotJson",
     "MissingInput",
     "NotFoundInDatastore",
+    "NothingToConfirm",
     "OsReleaseFailed",
     "PayloadTooLarge",
     "RebootFailed",
@@ -87,6 +93,41 @@ class PayloadTooLarge(ApiError):
             super().__init__(f"JSON payload ({size} bytes) is larger than allowed (limit: {limit} bytes).")
 
 
+class InvalidInput(ApiError):
+    """A query parameter has the wrong form (thar's additions: ``to``, ``confirm``, ``since`` …)."""
+
+    def __init__(self, name: str, expected: str, given: str) -> None:
+        super().__init__(f"Input '{name}' must be {expected}, not '{given}'")
+
+
+class JsonPatchFailed(ApiError):
+    """A JSON Patch (RFC 6902) body is malformed or cannot be applied to the current settings."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(f"JSON Patch error: {detail}")
+
+
+class GenerationNotFound(ApiError):
+    def __init__(self, generation: int, newest: int) -> None:
+        super().__init__(f"Generation {generation} is not in the history (newest is {newest})")
+
+
+class NothingToConfirm(ApiError):
+    def __init__(self) -> None:
+        super().__init__("No commit is waiting for confirmation")
+
+
+class DryRunFailed(ApiError):
+    """A dry run could not plan the apply (a template fails to render, a service is unknown)."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(f"Dry run failed: {detail}")
+
+
+class Forbidden(ApiError):
+    """The access policy denies the request; the message names the rule that decided."""
+
+
 class NotFoundInDatastore(ApiError):
     def __init__(self, prefix: str) -> None:
         super().__init__(f"Found no '{prefix}' in datastore")
@@ -142,12 +183,20 @@ STATUS: dict[type[ApiError], HTTPStatus] = {
     KeypairModelMismatch: HTTPStatus.BAD_REQUEST,
     JsonDeserialize: HTTPStatus.BAD_REQUEST,
     ContentTypeError: HTTPStatus.BAD_REQUEST,
+    InvalidInput: HTTPStatus.BAD_REQUEST,
+    JsonPatchFailed: HTTPStatus.BAD_REQUEST,
+    # 403
+    Forbidden: HTTPStatus.FORBIDDEN,
     # 404
     NotFoundInDatastore: HTTPStatus.NOT_FOUND,
+    GenerationNotFound: HTTPStatus.NOT_FOUND,
+    # 409
+    NothingToConfirm: HTTPStatus.CONFLICT,
     # 413
     PayloadTooLarge: HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
     # 422
     CommitWithNoPending: HTTPStatus.UNPROCESSABLE_ENTITY,
+    DryRunFailed: HTTPStatus.UNPROCESSABLE_ENTITY,
     # 500
     DataStoreFailed: HTTPStatus.INTERNAL_SERVER_ERROR,
     SerdeFailed: HTTPStatus.INTERNAL_SERVER_ERROR,

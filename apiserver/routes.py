@@ -8,30 +8,61 @@ worker thread, under ``WRITE_LOCK`` — so a reader never waits for a writer.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import logging
+import os
+import re
 import socket
 import struct
+import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 from aiohttp import web
 
-from datastore import Caller
+from datastore import Caller, encode_segment
 
+from .confirm import Confirmations
 from .controller import Controller
+from .dryrun import dry_run
 from .errors import (
     ApplierFailed,
     ContentTypeError,
     EmptyInput,
+    GenerationNotFound,
+    InvalidInput,
     JsonDeserialize,
     MissingInput,
+    NothingToConfirm,
     PayloadTooLarge,
     RebootFailed,
 )
+from .history import commit_patch, history_entries, revert_changes, rollback_changes
+from .metrics import CONTENT_TYPE, Metrics
+from .policy import Access, Policy
+from .staging import Guard, settings_key, stage_json_patch, stage_removals
+from .watch import WatchHub, changed_settings, journal_changed_since
 
-__all__ = ["CONFIG", "CONTROLLER", "EXECUTOR", "JSON_LIMIT", "ROUTES", "WRITE_LOCK", "ServerConfig", "route_table"]
+__all__ = [
+    "CONFIG",
+    "CONFIRMS",
+    "CONTROLLER",
+    "EXECUTOR",
+    "JSON_LIMIT",
+    "METRICS",
+    "ROUTES",
+    "WATCH",
+    "WRITE_LOCK",
+    "ServerConfig",
+    "revert_unconfirmed",
+    "route_table",
+]
+
+log = logging.getLogger("apiserver")
 
 JSON_LIMIT = 2_097_152
 CACHED_QUERIES = 256  # distinct GET /settings queries kept per generation
@@ -44,12 +75,23 @@ class ServerConfig:
 
     applier: tuple[str, ...] = ("thar-be-settings",)
     reboot: tuple[str, ...] = ("/usr/bin/systemctl", "reboot", "--check-inhibitors=yes")
+    policy: Policy | None = None  # None: every caller is an admin (Bottlerocket's behaviour)
+    root: Path | None = None  # where a dry run finds templates and current files (THAR_ROOT; None: /)
+    boot_timeline: Path | None = None  # thar-boot's timeline, shown by GET /metrics
 
 
 CONTROLLER = web.AppKey("controller", Controller)
 WRITE_LOCK = web.AppKey("write_lock", asyncio.Lock)
 EXECUTOR = web.AppKey("executor", ThreadPoolExecutor)
 CONFIG = web.AppKey("config", ServerConfig)
+WATCH = web.AppKey("watch", WatchHub)
+CONFIRMS = web.AppKey("confirms", Confirmations)
+METRICS = web.AppKey("metrics", Metrics)
+ACCESS = "thar_access"  # request key: the caller's Access, when a policy is in force
+MAX_INT = 2**62
+WATCH_TIMEOUT, MAX_WATCH_TIMEOUT = 60.0, 3600.0
+MAX_CONFIRM = 86_400
+NAME_MAX = 255  # bytes in a file name
 
 
 # -- request helpers ------------------------------------------------------------------------------
@@ -73,6 +115,8 @@ def _tx(request: web.Request) -> str:
         return "default"
     if tx == "":
         raise EmptyInput("tx")  # thar: Bottlerocket would alias every pending transaction
+    if len(encode_segment(tx).encode()) > NAME_MAX:  # its directory name would be too long
+        raise InvalidInput("tx", f"a name of at most {NAME_MAX} bytes once percent-encoded", tx[:40] + "…")
     return tx
 
 
@@ -123,6 +167,51 @@ async def _write(request: web.Request, fn: Callable[[], T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(request.app[EXECUTOR], fn)
 
 
+async def _in_writer_thread(app: web.Application, fn: Callable[[], T]) -> T:
+    """Run a read of the journal or of pending transactions in the worker thread, between writes
+    (the journal's connection is used by one thread at a time), without taking the write lock."""
+    return await asyncio.get_running_loop().run_in_executor(app[EXECUTOR], fn)
+
+
+def _guard(request: web.Request) -> Guard | None:
+    """The access policy's check of the keys this caller changes (None: anything goes)."""
+    access: Access | None = request.get(ACCESS)
+    return None if access is None or access.role == "admin" else access.guard
+
+
+def _int_param(request: web.Request, name: str, *, minimum: int = 0, maximum: int = MAX_INT) -> int | None:
+    value = _param(request, name)
+    if value is None:
+        return None
+    if value == "":
+        raise EmptyInput(name)
+    if not re.fullmatch(r"[0-9]{1,19}", value) or not minimum <= int(value) <= maximum:
+        raise InvalidInput(name, f"a whole number from {minimum} to {maximum}", value)
+    return int(value)
+
+
+def _settings_prefix(request: web.Request) -> str | None:
+    prefix = _param(request, "prefix")
+    if prefix == "":
+        raise EmptyInput("prefix")
+    if prefix is not None and not prefix.startswith("settings"):
+        prefix = "settings." + prefix
+    return prefix
+
+
+async def _apply(app: web.Application, keys: list[str] | None) -> None:
+    """Run the applier, counted and timed."""
+    metrics, started = app[METRICS], time.perf_counter()
+    try:
+        await run_applier(app[CONFIG].applier, keys)
+    except ApplierFailed:
+        metrics.applier_runs.labels("failed").inc()
+        raise
+    finally:
+        metrics.applier_duration.observe(time.perf_counter() - started)
+    metrics.applier_runs.labels("ok").inc()
+
+
 # -- handlers -------------------------------------------------------------------------------------
 async def get_model(request: web.Request) -> web.Response:
     return _json(request.app[CONTROLLER].get_model(_param(request, "prefix")))
@@ -143,10 +232,75 @@ async def get_settings(request: web.Request) -> web.Response:
 
 
 async def patch_settings(request: web.Request) -> web.Response:
-    tx, body = _tx(request), await _json_body(request)
+    tx, body, guard = _tx(request), await _json_body(request), _guard(request)
     controller = request.app[CONTROLLER]
-    await _write(request, lambda: controller.patch_settings(tx, body))
+    mime = request.headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
+    if mime == "application/json-patch+json":
+        ds, variant = controller.datastore, controller.variant
+        await _write(request, lambda: stage_json_patch(ds, variant, tx, controller.snapshot.values, body, guard))
+    else:
+        await _write(request, lambda: controller.patch_settings(tx, body, guard))
     return web.Response(status=204)
+
+
+async def delete_settings(request: web.Request) -> web.Response:
+    names = _list_param(request, "keys")
+    if names is None:
+        raise MissingInput("keys")
+    tx, keys, guard = _tx(request), [settings_key(name) for name in names], _guard(request)
+    controller = request.app[CONTROLLER]
+    await _write(request, lambda: stage_removals(controller.datastore, controller.variant, tx, keys, guard))
+    return web.Response(status=204)
+
+
+async def _changed_since(app: web.Application, since: int, upto: int, prefix: str) -> set[str]:
+    """Keys under ``prefix`` changed in generations ``(since, upto]``: from memory, else the journal."""
+    names = app[WATCH].changed_since(since, upto)
+    if names is None:
+        datastore = app[CONTROLLER].datastore
+        names = await _in_writer_thread(app, lambda: journal_changed_since(datastore, since, upto, prefix))
+    return {name for name in names if name.startswith(prefix)}
+
+
+async def watch_settings(request: web.Request) -> web.Response:
+    """Long-poll until a commit after ``since`` changes a key under ``prefix``."""
+    app, controller = request.app, request.app[CONTROLLER]
+    prefix = _settings_prefix(request) or "settings."
+    since = _int_param(request, "since")
+    value = _param(request, "timeout")
+    try:
+        timeout = WATCH_TIMEOUT if value is None else float(value)
+    except ValueError:
+        timeout = -1.0
+    if not 0 <= timeout <= MAX_WATCH_TIMEOUT:  # also NaN
+        raise InvalidInput("timeout", f"a number of seconds from 0 to {MAX_WATCH_TIMEOUT:g}", value or "")
+    hub, loop = app[WATCH], asyncio.get_running_loop()
+    seen = controller.snapshot.generation if since is None else since
+    deadline = loop.time() + timeout
+    app[METRICS].watches.inc()
+    try:
+        while True:
+            event, snapshot = hub.event, controller.snapshot
+            if snapshot.generation > seen:
+                # Watchers woken by one commit mostly ask the same question: answer it once.
+                key = f"watch {seen} {prefix}"
+                body = snapshot.cache.get(key)
+                if body is None:
+                    names = await _changed_since(app, seen, snapshot.generation, prefix)
+                    changed = changed_settings(names, prefix, snapshot.values) if names else None
+                    body = b"" if changed is None else _dumps({"generation": snapshot.generation, "settings": changed})
+                    if len(snapshot.cache) < CACHED_QUERIES:
+                        snapshot.cache[key] = body
+                if body:
+                    return web.Response(body=body, content_type="application/json")
+                seen = snapshot.generation
+            remaining = deadline - loop.time()
+            if remaining <= 0 or hub.closed:
+                return _json({"generation": controller.snapshot.generation, "settings": {}})
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(event.wait(), remaining)
+    finally:
+        app[METRICS].watches.dec()
 
 
 async def patch_keypair(request: web.Request) -> web.Response:
@@ -156,8 +310,8 @@ async def patch_keypair(request: web.Request) -> web.Response:
         raise JsonDeserialize("missing field `request_payload`")
     if not isinstance(payload, list) or not all(isinstance(e, str) for e in payload):
         raise JsonDeserialize("invalid type: `request_payload` must be an array of strings")
-    controller = request.app[CONTROLLER]
-    await _write(request, lambda: controller.patch_keypair(tx, payload))
+    controller, guard = request.app[CONTROLLER], _guard(request)
+    await _write(request, lambda: controller.patch_keypair(tx, payload, guard))
     return web.Response(status=204)
 
 
@@ -166,8 +320,8 @@ async def get_tx(request: web.Request) -> web.Response:
 
 
 async def delete_tx(request: web.Request) -> web.Response:
-    tx, controller = _tx(request), request.app[CONTROLLER]
-    return _json(await _write(request, lambda: controller.delete_transaction(tx)))
+    tx, controller, guard = _tx(request), request.app[CONTROLLER], _guard(request)
+    return _json(await _write(request, lambda: controller.delete_transaction(tx, guard)))
 
 
 async def list_tx(request: web.Request) -> web.Response:
@@ -175,22 +329,111 @@ async def list_tx(request: web.Request) -> web.Response:
 
 
 async def commit(request: web.Request) -> web.Response:
-    tx, caller, controller = _tx(request), _caller(request), request.app[CONTROLLER]
-    return _json(await _write(request, lambda: controller.commit(tx, caller)))
+    tx, caller, controller, guard = _tx(request), _caller(request), request.app[CONTROLLER], _guard(request)
+    return _json(await _write(request, lambda: controller.commit(tx, caller, guard)))
 
 
 async def apply(request: web.Request) -> web.Response:
     keys = _list_param(request, "keys")
-    await run_applier(request.app[CONFIG].applier, keys)
+    await _apply(request.app, keys)
     return web.Response(status=204)
 
 
 async def commit_and_apply(request: web.Request) -> web.Response:
-    tx, caller, controller = _tx(request), _caller(request), request.app[CONTROLLER]
+    tx, caller, controller, guard = _tx(request), _caller(request), request.app[CONTROLLER], _guard(request)
+    confirm = _int_param(request, "confirm", minimum=1, maximum=MAX_CONFIRM)
+    dry = _param(request, "dry_run")
+    if dry not in (None, "true", "false"):
+        raise InvalidInput("dry_run", "true or false", dry)
+    if dry == "true":  # plan in the writer thread (it reads the transaction), commit nothing
+        root = request.app[CONFIG].root
+        return _json(await _in_writer_thread(request.app, lambda: dry_run(controller, tx, root)))
+    confirms = request.app[CONFIRMS]
     async with request.app[WRITE_LOCK]:  # held through the applier's launch, as Bottlerocket does
         loop = asyncio.get_running_loop()
-        keys = await loop.run_in_executor(request.app[EXECUTOR], lambda: controller.commit(tx, caller))
-        await run_applier(request.app[CONFIG].applier, keys)
+        generation = controller.datastore.journal.last_generation + 1
+        if confirm is not None:  # durable before the commit: a crash after it still reverts in time
+            confirms.expect(generation, confirm)
+        try:
+            keys = await loop.run_in_executor(request.app[EXECUTOR], lambda: controller.commit(tx, caller, guard))
+        except BaseException:
+            if confirm is not None:
+                confirms.forget(generation)
+            raise
+        if confirm is not None and controller.datastore.journal.last_generation != generation:
+            confirms.forget(generation)  # nothing was committed (only removals of absent keys)
+        await _apply(request.app, keys)
+    return _json(keys)
+
+
+async def confirm(request: web.Request) -> web.Response:
+    async with request.app[WRITE_LOCK]:
+        confirmed = request.app[CONFIRMS].confirm()
+    if not confirmed:
+        raise NothingToConfirm()
+    log.info("Confirmed generation(s) %s", ", ".join(map(str, confirmed)))
+    return web.Response(status=204)
+
+
+async def revert_unconfirmed(app: web.Application, generation: int) -> None:
+    """Commit-confirmed's timeout: revert ``generation`` as a new generation, then apply."""
+    controller = app[CONTROLLER]
+    server = Caller(uid=os.getuid(), gid=os.getgid(), pid=os.getpid())
+    async with app[WRITE_LOCK]:
+        if generation not in app[CONFIRMS].pending:
+            return  # confirmed while we waited for the lock
+
+        def work() -> list[str]:
+            changes = revert_changes(controller.datastore, controller.snapshot.values, generation)
+            return controller.commit_changes(changes, f"thar-confirm-timeout-{generation}", server)
+
+        try:
+            keys = await asyncio.get_running_loop().run_in_executor(app[EXECUTOR], work)
+        except GenerationNotFound:  # the journal no longer holds it: nothing can be reverted
+            log.error("Generation %d waited for confirmation but is not in the history; dropped", generation)
+            app[CONFIRMS].forget(generation)
+            return
+        app[CONFIRMS].forget(generation)
+        app[METRICS].confirm_reverts.inc()
+        log.warning("Generation %d was not confirmed in time: reverted %d key(s)", generation, len(keys))
+        if keys:
+            try:
+                await _apply(app, keys)
+            except ApplierFailed as exc:
+                log.error("Applying the revert of generation %d failed: %s", generation, exc)
+
+
+async def get_history(request: web.Request) -> web.Response:
+    limit, before = _int_param(request, "limit"), _int_param(request, "before")
+    prefix, ds = _settings_prefix(request), request.app[CONTROLLER].datastore
+    return _json(await _in_writer_thread(request.app, lambda: history_entries(ds, limit, before, prefix)))
+
+
+async def get_history_patch(request: web.Request) -> web.Response:
+    raw = request.match_info["generation"]
+    if not re.fullmatch(r"[0-9]{1,19}", raw) or int(raw) > MAX_INT:
+        raise InvalidInput("generation", "a whole number", raw)
+    generation, controller = int(raw), request.app[CONTROLLER]
+    patch = await _in_writer_thread(
+        request.app, lambda: commit_patch(controller.datastore, controller.snapshot.values, generation)
+    )
+    return _json(patch)
+
+
+async def rollback(request: web.Request) -> web.Response:
+    to = _int_param(request, "to")
+    if to is None:
+        raise MissingInput("to")
+    caller, controller = _caller(request), request.app[CONTROLLER]
+    async with request.app[WRITE_LOCK]:
+        keys = await asyncio.get_running_loop().run_in_executor(
+            request.app[EXECUTOR],
+            lambda: controller.commit_changes(
+                rollback_changes(controller.datastore, to), f"thar-rollback-to-{to}", caller
+            ),
+        )
+        if keys:
+            await _apply(request.app, keys)
     return _json(keys)
 
 
@@ -235,6 +478,10 @@ async def reboot(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+async def metrics(request: web.Request) -> web.Response:
+    return web.Response(body=request.app[METRICS].render(), headers={"Content-Type": CONTENT_TYPE})
+
+
 async def run_applier(argv: tuple[str, ...], keys: list[str] | None) -> None:
     """Start the settings applier as the spec's applier contract says and wait for its first
     process: ``--daemon --all`` with stdin inherited, or ``--daemon`` with the keys on stdin.
@@ -267,6 +514,8 @@ ROUTES: tuple[tuple[str, str, Callable[[web.Request], Awaitable[web.Response]]],
     ("GET", "/", get_model),
     ("GET", "/settings", get_settings),
     ("PATCH", "/settings", patch_settings),
+    ("DELETE", "/settings", delete_settings),
+    ("GET", "/settings/watch", watch_settings),
     ("PATCH", "/settings/keypair", patch_keypair),
     ("GET", "/tx", get_tx),
     ("DELETE", "/tx", delete_tx),
@@ -274,6 +523,10 @@ ROUTES: tuple[tuple[str, str, Callable[[web.Request], Awaitable[web.Response]]],
     ("POST", "/tx/commit", commit),
     ("POST", "/tx/apply", apply),
     ("POST", "/tx/commit_and_apply", commit_and_apply),
+    ("POST", "/tx/confirm", confirm),
+    ("GET", "/tx/history", get_history),
+    ("GET", "/tx/history/{generation}", get_history_patch),
+    ("POST", "/tx/rollback", rollback),
     ("GET", "/os", get_os),
     ("GET", "/metadata/affected-services", _metadata("affected-services")),
     ("GET", "/metadata/setting-generators", setting_generators),
@@ -281,6 +534,7 @@ ROUTES: tuple[tuple[str, str, Callable[[web.Request], Awaitable[web.Response]]],
     ("GET", "/services", _entries("services")),
     ("GET", "/configuration-files", _entries("configuration-files")),
     ("POST", "/actions/reboot", reboot),
+    ("GET", "/metrics", metrics),
 )
 
 

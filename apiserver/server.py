@@ -7,15 +7,33 @@ import logging
 import os
 import signal
 import socket
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from aiohttp import web
 
+from .confirm import CONFIRM_FILE, Confirmations
 from .controller import Controller
-from .errors import STATUS, ApiError
-from .routes import CONFIG, CONTROLLER, EXECUTOR, JSON_LIMIT, WRITE_LOCK, ServerConfig, route_table
+from .errors import STATUS, ApiError, Forbidden
+from .metrics import Metrics
+from .routes import (
+    ACCESS,
+    CONFIG,
+    CONFIRMS,
+    CONTROLLER,
+    EXECUTOR,
+    JSON_LIMIT,
+    METRICS,
+    WATCH,
+    WRITE_LOCK,
+    ServerConfig,
+    _caller,
+    revert_unconfirmed,
+    route_table,
+)
+from .watch import WatchHub
 
 __all__ = ["ServerSetupError", "bind_socket", "make_app", "notify_ready", "serve"]
 
@@ -40,19 +58,91 @@ async def errors_to_responses(request: web.Request, handler: Handler) -> web.Str
         return web.Response(status=405, headers={"Allow": ",".join(sorted(exc.allowed_methods))})
 
 
+def _route(request: web.Request) -> str:
+    resource = request.match_info.route.resource
+    return "unmatched" if resource is None else resource.canonical
+
+
+@web.middleware
+async def count_requests(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Metrics: every request by route and status, and its latency."""
+    metrics, started, status = request.app[METRICS], time.perf_counter(), 500
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    except web.HTTPException as exc:
+        status = exc.status
+        raise
+    finally:
+        route = _route(request)
+        metrics.requests.labels(request.method, route, str(status)).inc()
+        metrics.latency.labels(request.method, route).observe(time.perf_counter() - started)
+
+
+@web.middleware
+async def access_control(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """With a policy: who is calling (SO_PEERCRED), may they send this request at all; key-level
+    checks happen where keys are staged and committed (``routes._guard``)."""
+    policy = request.app[CONFIG].policy
+    if policy is None or request.match_info.route.resource is None:
+        return await handler(request)
+    access = policy.access(_caller(request))
+    request[ACCESS] = access
+    try:
+        access.check_route(request.method, _route(request))
+        return await handler(request)
+    except Forbidden as exc:
+        request.app[METRICS].denied.inc()
+        log.warning("Denied %s %s: %s", request.method, request.path_qs, exc)
+        raise
+
+
 async def _executor_lifetime(app: web.Application) -> AsyncIterator[None]:
     yield
     app[EXECUTOR].shutdown(wait=True)  # lets an in-flight commit finish
 
 
+async def _watch_lifetime(app: web.Application) -> AsyncIterator[None]:
+    hub, controller, metrics = app[WATCH], app[CONTROLLER], app[METRICS]
+    hub.attach(asyncio.get_running_loop())
+    controller.listeners += [hub.record, metrics.record_commit]
+    yield
+    controller.listeners.remove(hub.record)
+    controller.listeners.remove(metrics.record_commit)
+
+
+async def _wake_watches(app: web.Application) -> None:
+    app[WATCH].close()  # long polls answer now rather than hold up the shutdown
+
+
+async def _confirm_lifetime(app: web.Application) -> AsyncIterator[None]:
+    confirms = app[CONFIRMS]
+    confirms.load(app[CONTROLLER].datastore.journal.last_generation)
+
+    async def revert(generation: int) -> None:
+        await revert_unconfirmed(app, generation)
+
+    async with confirms.running(revert):
+        yield
+
+
 def make_app(controller: Controller, config: ServerConfig | None = None) -> web.Application:
     """The aiohttp application over ``controller``."""
-    app = web.Application(middlewares=[errors_to_responses], client_max_size=JSON_LIMIT + 1)
+    app = web.Application(middlewares=[count_requests, errors_to_responses, access_control],
+                          client_max_size=JSON_LIMIT + 1)  # fmt: skip
     app[CONTROLLER] = controller
     app[CONFIG] = config or ServerConfig()
     app[WRITE_LOCK] = asyncio.Lock()
     app[EXECUTOR] = ThreadPoolExecutor(max_workers=1, thread_name_prefix="thar-writer")
+    app[WATCH] = WatchHub(controller.snapshot.generation)
+    app[METRICS] = Metrics(controller.snapshot.generation, app[CONFIG].boot_timeline)
+    base = getattr(controller.datastore, "base", None)
+    app[CONFIRMS] = Confirmations(Path(base) / CONFIRM_FILE if base is not None else None)
     app.cleanup_ctx.append(_executor_lifetime)
+    app.cleanup_ctx.append(_watch_lifetime)
+    app.cleanup_ctx.append(_confirm_lifetime)
+    app.on_shutdown.append(_wake_watches)
     app.router.add_routes(route_table())
     return app
 

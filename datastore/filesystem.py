@@ -317,16 +317,20 @@ class FilesystemDataStore(DataStore):
     def _write(self, path: str, value: str, key: Key, committed: Committed) -> None:
         """Replace ``path`` with ``value`` atomically: a temporary file, then a rename."""
         directory, _ = os.path.split(path)
-        try:
-            os.makedirs(directory, exist_ok=True)
-        except (FileExistsError, NotADirectoryError):
-            raise KeyConflict(key.name, self._blocking_ancestor(key, committed)) from None
-        except OSError as exc:
-            raise KeyWrite(key.name, path, exc.strerror or str(exc)) from exc
         temp = os.path.join(directory, f".{_TEMP_MARK}{secrets.token_hex(6)}")
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
         self._unsynced = True
         try:
-            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
+            try:
+                fd = os.open(temp, flags, 0o666)
+            except (FileNotFoundError, NotADirectoryError):
+                # Create the parent directories only when they are missing (a mkdir per write
+                # costs as much as the write itself).
+                try:
+                    os.makedirs(directory, exist_ok=True)
+                except (FileExistsError, NotADirectoryError):
+                    raise KeyConflict(key.name, self._blocking_ancestor(key, committed)) from None
+                fd = os.open(temp, flags, 0o666)
             try:
                 os.write(fd, value.encode("utf-8"))
             finally:

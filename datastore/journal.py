@@ -72,10 +72,11 @@ class Journal:
             self.db = sqlite3.connect(":memory:" if path is None else str(path), isolation_level=None,
                                       check_same_thread=False)  # fmt: skip
             if path is not None:
-                self.db.execute("PRAGMA journal_mode=WAL")
                 # FULL: each record is fsynced when written, so it is durable before live
-                # is touched. "Applied" marks ride along with a later record's fsync.
+                # is touched. "Applied" marks ride along with a later record's fsync. Set
+                # before the switch to WAL, which otherwise syncs a new file even when not durable.
                 self.db.execute(f"PRAGMA synchronous={'FULL' if durable else 'OFF'}")
+                self.db.execute("PRAGMA journal_mode=WAL")
             self._create()
             row = self.db.execute("SELECT MAX(generation) FROM commits").fetchone()
         except sqlite3.Error as exc:
@@ -213,15 +214,20 @@ class Journal:
 
     def _commits(self, where: str, params: list[Any]) -> Iterator[Commit]:
         rows = self.db.execute(f"SELECT generation, tx, time, uid, gid, pid FROM commits {where}", params).fetchall()
+        if not rows:
+            return
+        # One query for the changes of every selected commit (their generations' range; the
+        # few rows of unselected generations inside it are skipped), not one per commit.
+        changes: dict[int, dict[Key, Change]] = {row[0]: {} for row in rows}
+        low, high = min(changes), max(changes)
+        for generation, key, old, new in self.db.execute(
+            "SELECT generation, key, old, new FROM changes WHERE generation BETWEEN ? AND ?", [low, high]
+        ):
+            if generation in changes:
+                changes[generation][Key(key)] = Change(old, new)
         for generation, tx, time, uid, gid, pid in rows:
-            changes = {
-                Key(key): Change(old, new)
-                for key, old, new in self.db.execute(
-                    "SELECT key, old, new FROM changes WHERE generation = ?", [generation]
-                ).fetchall()
-            }
             caller = Caller(uid, gid, pid) if uid is not None else None
-            yield Commit(generation, tx, time, caller, changes)
+            yield Commit(generation, tx, time, caller, changes[generation])
 
 
 def _caller_row(caller: Caller | None) -> tuple[int | None, int | None, int | None]:
