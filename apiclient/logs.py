@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import sys
 
-__all__ = ["LOG_LEVELS", "TRACE", "setup_logging"]
+__all__ = ["LOG_LEVELS", "TRACE", "LevelFormatter", "setup_logging"]
 
 TRACE = logging.DEBUG - 5
 
@@ -22,6 +22,20 @@ LOG_LEVELS: dict[str, int] = {
     "trace": TRACE,
 }
 """Level names (lower case) and their `logging` levels."""
+
+_NAMES = {logging.WARNING: "WARN", TRACE: "TRACE"}
+
+
+class LevelFormatter(logging.Formatter):
+    """`HH:MM:SS [LEVEL] message` with Bottlerocket's level names (`WARN`, `TRACE`), as its
+    simplelog prints them; the boot tools (sundog, early-boot-config) log with it."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s [%(levelname)s] %(message)s", "%H:%M:%S")
+
+    def format(self, record: logging.LogRecord) -> str:
+        record.levelname = _NAMES.get(record.levelno, record.levelname)
+        return super().format(record)
 
 
 def setup_logging(level: str) -> int:

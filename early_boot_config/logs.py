@@ -7,26 +7,9 @@ import logging
 import sys
 from typing import TextIO
 
+from apiclient.logs import LOG_LEVELS, LevelFormatter
+
 __all__ = ["LOG_LEVELS", "stderr_logging", "stdout_logging"]
-
-TRACE = logging.DEBUG - 5
-
-LOG_LEVELS: dict[str, int] = {
-    "off": logging.CRITICAL + 10,
-    "error": logging.ERROR,
-    "warn": logging.WARNING,
-    "info": logging.INFO,
-    "debug": logging.DEBUG,
-    "trace": TRACE,
-}
-
-_NAMES = {logging.WARNING: "WARN", TRACE: "TRACE"}
-
-
-class _Formatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        record.levelname = _NAMES.get(record.levelno, record.levelname)
-        return super().format(record)
 
 
 def _setup(stream: TextIO, level: int) -> None:
@@ -34,7 +17,7 @@ def _setup(stream: TextIO, level: int) -> None:
     for old in list(logger.handlers):
         logger.removeHandler(old)
     handler = logging.StreamHandler(stream)
-    handler.setFormatter(_Formatter("%(asctime)s [%(levelname)s] %(message)s", "%H:%M:%S"))
+    handler.setFormatter(LevelFormatter())
     logger.addHandler(handler)
     logger.setLevel(level)
     logger.propagate = False

@@ -6,26 +6,9 @@ from __future__ import annotations
 import logging
 import sys
 
+from apiclient.logs import LOG_LEVELS, LevelFormatter
+
 __all__ = ["LOG_LEVELS", "setup_logging"]
-
-TRACE = logging.DEBUG - 5
-
-LOG_LEVELS: dict[str, int] = {
-    "off": logging.CRITICAL + 10,
-    "error": logging.ERROR,
-    "warn": logging.WARNING,
-    "info": logging.INFO,
-    "debug": logging.DEBUG,
-    "trace": TRACE,
-}
-
-_NAMES = {logging.WARNING: "WARN", TRACE: "TRACE"}
-
-
-class _Formatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        record.levelname = _NAMES.get(record.levelno, record.levelname)
-        return super().format(record)
 
 
 class _Below(logging.Filter):
@@ -40,7 +23,7 @@ class _Below(logging.Filter):
 def setup_logging(logger_names: tuple[str, ...], level: str) -> None:
     """Send the named loggers' records at `level` (a `LOG_LEVELS` name) to stdout and stderr."""
     number = LOG_LEVELS[level.lower()]
-    formatter = _Formatter("%(asctime)s [%(levelname)s] %(message)s", "%H:%M:%S")
+    formatter = LevelFormatter()
     out = logging.StreamHandler(sys.stdout)
     out.addFilter(_Below(logging.ERROR))
     err = logging.StreamHandler(sys.stderr)
