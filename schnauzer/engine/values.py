@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import Any, Final
 
-from schnauzer.display import display_float
+from schnauzer.display import display_scalar
 
 __all__ = [
     "MISSING",
@@ -57,21 +57,13 @@ def display_value(value: Any) -> str:
     Arrays print every element followed by ``", "`` inside brackets (``[a, b, ]``, ``[]``) and
     objects print ``[object]``; a present null (or a missing value in non-strict mode) is empty.
     """
-    if isinstance(value, str):
-        return value
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    if value is None or value is MISSING:
+    if value is MISSING:
         return ""
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return display_float(value)
     if isinstance(value, (list, tuple)):
         return "[" + "".join(display_value(item) + ", " for item in value) + "]"
-    return "[object]"
+    if isinstance(value, dict):
+        return "[object]"
+    return display_scalar(value)
 
 
 def truthy(value: Any, include_zero: bool = False) -> bool:
