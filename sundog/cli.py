@@ -1,6 +1,6 @@
 """The `sundog` command: arguments and logging; `generate.generate` does the work.
 
-    sundog [--socket-path PATH] [--log-level LEVEL] [--timeout SECONDS]
+    sundog [--socket-path PATH] [--log-level LEVEL] [--timeout SECONDS] [--timeline FILE]
 
 Exit 0 on success (or when there is nothing to generate), 1 on any error (one message on
 stderr, nothing sent to the API), 2 on a usage error.
@@ -9,15 +9,18 @@ stderr, nothing sent to the API), 2 on a usage error.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
+import os
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 from apiclient import default_socket_path
 
 from .errors import SundogError
-from .generate import generate
+from .generate import Report, generate
 from .logs import LOG_LEVELS, setup_logging
 from .runner import DEFAULT_TIMEOUT
 
@@ -61,7 +64,37 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_TIMEOUT,
         help=f"seconds each generator may run before it is killed (default {DEFAULT_TIMEOUT:g})",
     )
+    parser.add_argument(
+        "--timeline",
+        default=None,
+        help="where to write each generator's outcome and duration as JSON, read by the apiserver's "
+        "/metrics (default $THAR_ROOT/run/thar/generators.json, /run/thar/generators.json without THAR_ROOT; "
+        "'none': do not write it)",
+    )
     return parser
+
+
+def default_timeline_path() -> Path:
+    """`$THAR_ROOT/run/thar/generators.json`, or `/run/thar/generators.json` without THAR_ROOT."""
+    return Path(os.environ.get("THAR_ROOT") or "/") / "run" / "thar" / "generators.json"
+
+
+def write_timeline(path: Path, report: Report, total: float) -> None:
+    """Write the run's generators (setting, outcome, seconds) and total as JSON, atomically.
+
+    A file that cannot be written is a warning, never a failed boot: the timeline is for metrics.
+    """
+    data = {
+        "generators": [{"setting": key, "result": what, "seconds": round(sec, 6)} for key, what, sec in report.steps],
+        "total": round(total, 6),
+    }
+    temp = path.with_name(f".{path.name}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temp.write_text(json.dumps(data), encoding="utf-8")
+        temp.replace(path)
+    except OSError as exc:
+        log.warning("Cannot write the generator timeline %s: %s", path, exc.strerror or exc)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -75,9 +108,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SundogError as exc:
         print(exc, file=sys.stderr)
         return 1
+    total = time.monotonic() - started
     if report.steps:
         summary = ", ".join(f"{key} {what} ({seconds:.3f} s)" for key, what, seconds in report.steps)
-        log.info("Generators done in %.3f s: %s", time.monotonic() - started, summary)
+        log.info("Generators done in %.3f s: %s", total, summary)
+    if args.timeline != "none":
+        write_timeline(Path(args.timeline) if args.timeline else default_timeline_path(), report, total)
     return 0
 
 

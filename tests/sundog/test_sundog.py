@@ -49,6 +49,25 @@ def test_each_generator_logs_its_duration(tmp_path: Path, fresh: Fresh) -> None:
     assert "Generators done in" in result.stdout and "settings.updates.seed generated" in result.stdout
 
 
+def test_each_generator_outcome_and_duration_goes_to_the_timeline_file(tmp_path: Path, fresh: Fresh) -> None:
+    skip = script(tmp_path, "skipper", "exit 2")
+    seed = script(tmp_path, "seed-gen", "sleep 0.05; echo 7")
+    sandbox = fresh({"settings.motd": skip, "settings.updates.seed": seed})
+    timeline = sandbox.root / "run/thar/generators.json"
+    timeline.unlink(missing_ok=True)
+    result = sandbox.run("sundog")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(timeline.read_text())
+    outcomes = {g["setting"]: (g["result"], g["seconds"]) for g in data["generators"]}
+    assert outcomes["settings.motd"][0] == "skipped"
+    assert outcomes["settings.updates.seed"][0] == "generated"
+    assert 0.05 <= outcomes["settings.updates.seed"][1] <= data["total"]
+    # --timeline none writes nothing
+    timeline.unlink()
+    assert sandbox.run("sundog", "--timeline", "none").returncode == 0
+    assert not timeline.exists()
+
+
 def test_exit_code_2_skips_the_setting(tmp_path: Path, fresh: Fresh) -> None:
     skip = script(tmp_path, "skipper", "exit 2")
     seed = script(tmp_path, "seed-gen", "echo 5")
