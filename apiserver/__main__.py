@@ -3,7 +3,7 @@
     apiserver --datastore-path /var/lib/bottlerocket/datastore/current [--socket-path /run/api.sock]
               [--socket-gid GID] [--log-level info] [--variant NAME|DIR] [--os-release PATH]
               [--applier "thar-be-settings --socket-path /run/api.sock"] [--reboot-command CMD] [--arch ARCH]
-              [--policy FILE] [--boot-timeline PATH]
+              [--policy FILE] [--boot-timeline PATH] [--generator-timeline PATH]
 
 Defaults derive from ``THAR_ROOT`` (default ``/``): the socket is ``$THAR_ROOT/run/api.sock``,
 os-release ``$THAR_ROOT/usr/lib/os-release``. The variant (its settings model) comes from
@@ -55,6 +55,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="thar-boot's timeline, reported by GET /metrics",
     )  # fmt: skip
     parser.add_argument(
+        "--generator-timeline", type=Path, default=thar_root() / "run/thar/generators.json",
+        help="sundog's generator durations, reported by GET /metrics",
+    )  # fmt: skip
+    parser.add_argument(
         "--policy", type=Path, default=None, help="access policy (TOML); default: every caller is an admin"
     )
     return parser.parse_args(argv)
@@ -104,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         policy=policy,
         root=thar_root() if os.environ.get("THAR_ROOT") else None,
         boot_timeline=args.boot_timeline,
+        generator_timeline=args.generator_timeline,
     )
     try:
         import uvloop

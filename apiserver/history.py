@@ -13,8 +13,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import jsonpatch
-
 from datastore import Commit, DataStore, DatastoreError, JournalError, Key, from_map_with_prefix
 
 from .errors import DataStoreFailed, GenerationNotFound
@@ -69,6 +67,8 @@ def _overlay(values: dict[str, str], changes: Mapping[Key, str | None]) -> None:
 def commit_patch(datastore: DataStore, live: Mapping[str, str], generation: int) -> list[dict[str, Any]]:
     """Generation ``generation``'s change as a JSON Patch from the settings object before it to
     the settings object right after it (both rebuilt from ``live`` through the journal)."""
+    import jsonpatch  # loaded on first use: serving settings does not need it
+
     commit = _get(datastore, generation)
     after = {name: value for name, value in live.items() if name.startswith(SETTINGS)}
     try:

@@ -1,6 +1,6 @@
 """``GET /metrics``: the server's counters and histograms in Prometheus text format.
 
-Each application has its own registry (several servers can live in one test process):
+Each application has its own metrics (several servers can live in one test process):
 
 - ``thar_api_requests_total{method,route,status}``, ``thar_api_request_duration_seconds{method,route}``
 - ``thar_commits_total``, ``thar_committed_keys_total``, ``thar_generation``
@@ -10,80 +10,143 @@ Each application has its own registry (several servers can live in one test proc
 - ``thar_boot_step_duration_seconds{step,unit,status}``, ``thar_boot_duration_seconds``: the
   last boot's timeline, as ``thar-boot`` writes it (``run/thar/boot-timeline.json``), read at
   each scrape
+- ``thar_generator_duration_seconds{setting,result}``, ``thar_generators_duration_seconds``: sundog's
+  last run (``run/thar/generators.json``), read at each scrape
+
+Counting is plain arithmetic on the event loop (the commit counters in the writer thread, their
+only writer): a request costs an addition or two, no lock and no label lookup. The Prometheus
+client library only formats a scrape (``exposition.py``), so it is loaded on the first one.
+Counters and histograms carry their ``_created`` series, as the library's own objects would.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
+import time
+from bisect import bisect_left
 from pathlib import Path
-
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily, Metric
-from prometheus_client.exposition import CONTENT_TYPE_LATEST
-from prometheus_client.registry import Collector
+from typing import Generic, TypeVar
 
 from datastore import Commit
 
-__all__ = ["CONTENT_TYPE", "BootTimeline", "Metrics"]
+__all__ = ["CONTENT_TYPE", "Count", "Family", "Level", "Metrics", "RouteMetrics", "Timings"]
 
-CONTENT_TYPE = CONTENT_TYPE_LATEST
+CONTENT_TYPE = "text/plain; version=1.0.0; charset=utf-8"  # Prometheus text format 1.0.0
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+BOUNDS = (*LATENCY_BUCKETS, float("inf"))  # each histogram bucket's upper bound, ``le``
 
 
-class BootTimeline(Collector):
-    """The boot timeline file as gauges; nothing when it is missing or unreadable."""
+class Count:
+    """A counter's value (one series)."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    __slots__ = ("created", "value")
 
-    def collect(self) -> Iterator[Metric]:
-        try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-            steps = [(str(s["name"]), str(s["unit"]), str(s["status"]), float(s["seconds"])) for s in data["steps"]]
-            total = float(data["total"])
-        except (OSError, ValueError, KeyError, TypeError):
-            return
-        family = GaugeMetricFamily(
-            "thar_boot_step_duration_seconds",
-            "Duration of each step of the last boot",
-            labels=["step", "unit", "status"],
-        )
-        for name, unit, status, seconds in steps:
-            family.add_metric([name, unit, status], seconds)
-        yield family
-        yield GaugeMetricFamily("thar_boot_duration_seconds", "Duration of the last boot", value=total)
+    def __init__(self) -> None:
+        self.value, self.created = 0.0, time.time()
+
+    def inc(self, amount: float = 1) -> None:
+        self.value += amount
+
+
+class Level:
+    """A gauge's value."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: float = 0.0) -> None:
+        self.value = value
+
+    def inc(self) -> None:
+        self.value += 1
+
+    def dec(self) -> None:
+        self.value -= 1
+
+    def set(self, value: float) -> None:
+        self.value = float(value)
+
+
+class Timings:
+    """A histogram of durations over ``BOUNDS`` (one series)."""
+
+    __slots__ = ("counts", "created", "sum")
+
+    def __init__(self) -> None:
+        self.counts, self.sum, self.created = [0.0] * len(BOUNDS), 0.0, time.time()
+
+    def observe(self, seconds: float) -> None:
+        self.sum += seconds
+        index = bisect_left(BOUNDS, seconds)  # the first bucket with seconds <= its bound
+        if index < len(BOUNDS):
+            self.counts[index] += 1
+
+
+T = TypeVar("T", Count, Timings)
+
+
+class Family(Generic[T]):
+    """A labelled metric: one series per distinct label values, made on first use, kept in that order."""
+
+    def __init__(self, make: type[T]) -> None:
+        self.make: type[T] = make
+        self.series: dict[tuple[str, ...], T] = {}
+
+    def labels(self, *values: str) -> T:
+        found = self.series.get(values)
+        if found is None:
+            found = self.series[values] = self.make()
+        return found
+
+
+class RouteMetrics:
+    """One route's request counters (by status) and latency histogram, each made once, on first
+    use: a request only adds."""
+
+    __slots__ = ("_counts", "_latency", "_method", "_metrics", "_route")
+
+    def __init__(self, metrics: Metrics, method: str, route: str) -> None:
+        self._metrics, self._method, self._route = metrics, method, route
+        self._counts: dict[int, Count] = {}
+        self._latency: Timings | None = None
+
+    def record(self, status: int, seconds: float) -> None:
+        counter = self._counts.get(status)
+        if counter is None:
+            counter = self._counts[status] = self._metrics.requests.labels(self._method, self._route, str(status))
+        counter.value += 1
+        latency = self._latency
+        if latency is None:
+            latency = self._latency = self._metrics.latency.labels(self._method, self._route)
+        latency.observe(seconds)
 
 
 class Metrics:
     """One server's metrics."""
 
-    def __init__(self, generation: int = 0, boot_timeline: Path | None = None) -> None:
-        self.registry = CollectorRegistry(auto_describe=True)
-        r = self.registry
-        if boot_timeline is not None:
-            r.register(BootTimeline(boot_timeline))
-        self.requests = Counter("thar_api_requests", "API requests answered", ["method", "route", "status"], registry=r)
-        self.latency = Histogram(
-            "thar_api_request_duration_seconds", "Time to answer an API request", ["method", "route"],
-            buckets=LATENCY_BUCKETS, registry=r,
-        )  # fmt: skip
-        self.commits = Counter("thar_commits", "Commits (generations) made by this server", registry=r)
-        self.committed_keys = Counter("thar_committed_keys", "Settings keys changed by commits", registry=r)
-        self.generation = Gauge("thar_generation", "The newest generation of live settings", registry=r)
-        self.generation.set(generation)
-        self.applier_runs = Counter("thar_applier_runs", "Settings applier runs", ["result"], registry=r)
-        self.applier_duration = Histogram(
-            "thar_applier_duration_seconds", "Time from starting the settings applier to its first process's exit",
-            buckets=LATENCY_BUCKETS, registry=r,
-        )  # fmt: skip
-        self.confirm_reverts = Counter(
-            "thar_confirm_reverts", "Commits reverted because no confirmation came in time", registry=r
-        )
-        self.watches = Gauge("thar_watches_waiting", "Watch requests waiting for a change", registry=r)
-        self.denied = Counter("thar_access_denied", "Requests refused by the access policy", registry=r)
+    def __init__(
+        self, generation: int = 0, boot_timeline: Path | None = None, generator_timeline: Path | None = None
+    ) -> None:
+        self.boot_timeline = boot_timeline
+        self.generator_timeline = generator_timeline
+        self.requests = Family(Count)  # method, route, status
+        self.latency = Family(Timings)  # method, route
+        self.commits = Count()
+        self.committed_keys = Count()
+        self.generation = Level(generation)
+        self.applier_runs = Family(Count)  # result
+        self.applier_duration = Timings()
+        self.confirm_reverts = Count()
+        self.watches = Level()
+        self.denied = Count()
         for result in ("ok", "failed"):
             self.applier_runs.labels(result)
+        self._routes: dict[tuple[str, str], RouteMetrics] = {}
+
+    def route(self, method: str, route: str) -> RouteMetrics:
+        """The recorder of requests to ``method route`` (``route``: its path pattern, or ``unmatched``)."""
+        found = self._routes.get((method, route))
+        if found is None:
+            found = self._routes[(method, route)] = RouteMetrics(self, method, route)
+        return found
 
     def record_commit(self, commit: Commit) -> None:
         """A controller listener: count a commit (any thread)."""
@@ -92,4 +155,6 @@ class Metrics:
         self.generation.set(commit.generation)
 
     def render(self) -> bytes:
-        return generate_latest(self.registry)
+        from .exposition import render  # the Prometheus client library, loaded on the first scrape
+
+        return render(self)

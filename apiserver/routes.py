@@ -78,6 +78,7 @@ class ServerConfig:
     policy: Policy | None = None  # None: every caller is an admin (Bottlerocket's behaviour)
     root: Path | None = None  # where a dry run finds templates and current files (THAR_ROOT; None: /)
     boot_timeline: Path | None = None  # thar-boot's timeline, shown by GET /metrics
+    generator_timeline: Path | None = None  # sundog's generators and their durations, shown by GET /metrics
 
 
 CONTROLLER = web.AppKey("controller", Controller)
@@ -220,14 +221,15 @@ async def get_model(request: web.Request) -> web.Response:
 async def get_settings(request: web.Request) -> web.Response:
     # Live settings only change with a commit: each distinct query is answered once per
     # generation and its bytes reused (the cache belongs to the snapshot and goes with it).
-    controller = request.app[CONTROLLER]
-    cache = controller.response_cache()
-    body = cache.get(request.path_qs)
+    # Keyed by the request target as sent: no URL is built to answer a cached query.
+    controller, target = request.app[CONTROLLER], request.raw_path
+    cache = controller.snapshot.cache
+    body = cache.get(target)
     if body is None:
         keys, prefix = _list_param(request, "keys"), _param(request, "prefix")
         body = _dumps(controller.get_settings(keys, prefix))
         if len(cache) < CACHED_QUERIES:
-            cache[request.path_qs] = body
+            cache[target] = body
     return web.Response(body=body, content_type="application/json")
 
 
@@ -538,9 +540,18 @@ ROUTES: tuple[tuple[str, str, Callable[[web.Request], Awaitable[web.Response]]],
 )
 
 
-def route_table() -> list[web.RouteDef]:
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def route_table(wrap: Callable[[str, str, Handler], Handler] | None = None) -> list[web.RouteDef]:
+    """``ROUTES`` for the router, each handler passed through ``wrap(method, path, handler)``."""
     # No implicit HEAD for GET routes: HEAD is not part of the API.
     return [
-        web.route(method, path, handler, **({"allow_head": False} if method == "GET" else {}))
+        web.route(
+            method,
+            path,
+            handler if wrap is None else wrap(method, path, handler),
+            **({"allow_head": False} if method == "GET" else {}),
+        )
         for method, path, handler in ROUTES
     ]

@@ -7,10 +7,11 @@ import logging
 import os
 import signal
 import socket
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from time import perf_counter
+from typing import TYPE_CHECKING, NoReturn
 
 from aiohttp import web
 
@@ -35,6 +36,9 @@ from .routes import (
 )
 from .watch import WatchHub
 
+if TYPE_CHECKING:
+    from aiohttp.web_urldispatcher import _InfoDict
+
 __all__ = ["ServerSetupError", "bind_socket", "make_app", "notify_ready", "serve"]
 
 log = logging.getLogger("apiserver")
@@ -45,57 +49,101 @@ class ServerSetupError(Exception):
     """The server cannot start (socket, permissions, systemd notification)."""
 
 
-@web.middleware
-async def errors_to_responses(request: web.Request, handler: Handler) -> web.StreamResponse:
-    try:
-        return await handler(request)
-    except ApiError as exc:
-        return web.Response(status=STATUS[type(exc)], text=str(exc))
-    except web.HTTPNotFound:
-        return web.Response(status=404)  # unknown path: empty body, as Bottlerocket
-    except web.HTTPMethodNotAllowed as exc:
-        # thar: a known path with the wrong method is 405 with Allow (Bottlerocket answers 404).
-        return web.Response(status=405, headers={"Allow": ",".join(sorted(exc.allowed_methods))})
+def _instrumented(app: web.Application, method: str, path: str, handler: Handler) -> Handler:
+    """``handler`` with what every answered request goes through, resolved once per route rather
+    than per request: an ``ApiError`` becomes its response, the access policy (when there is one)
+    is checked, and the request is counted and timed (``thar_api_requests_total{method,route,
+    status}``, ``thar_api_request_duration_seconds{method,route}``)."""
+    metrics, policy = app[METRICS], app[CONFIG].policy
+    record = metrics.route(method, path).record
+
+    async def checked(request: web.Request) -> web.StreamResponse:
+        """With a policy: who is calling (SO_PEERCRED), may they send this request at all;
+        key-level checks happen where keys are staged and committed (``routes._guard``)."""
+        assert policy is not None
+        access = policy.access(_caller(request))
+        request[ACCESS] = access
+        try:
+            access.check_route(method, path)
+            return await handler(request)
+        except Forbidden as exc:
+            metrics.denied.inc()
+            log.warning("Denied %s %s: %s", request.method, request.path_qs, exc)
+            raise
+
+    inner = handler if policy is None else checked
+
+    async def answer(request: web.Request) -> web.StreamResponse:
+        started, status = perf_counter(), 500
+        try:
+            try:
+                response = await inner(request)
+            except ApiError as exc:
+                response = web.Response(status=STATUS[type(exc)], text=str(exc))
+            except web.HTTPNotFound:
+                response = web.Response(status=404)
+            except web.HTTPMethodNotAllowed as exc:
+                response = web.Response(status=405, headers={"Allow": ",".join(sorted(exc.allowed_methods))})
+            status = response.status
+            return response
+        except web.HTTPException as exc:
+            status = exc.status
+            raise
+        finally:
+            record(status, perf_counter() - started)
+
+    return answer
 
 
-def _route(request: web.Request) -> str:
-    resource = request.match_info.route.resource
-    return "unmatched" if resource is None else resource.canonical
+class Unrouted(web.AbstractResource):
+    """The router's last resort, so that the API rather than aiohttp answers a request no route
+    takes (and no middleware sits in every routed request's path). It is indexed under ``/``,
+    which the router tries after every more specific path, and registered after every route."""
+
+    def __init__(self, handler: Handler) -> None:
+        super().__init__()
+        self._route = web.ResourceRoute("*", handler, self)
+
+    @property
+    def canonical(self) -> str:
+        return "/"
+
+    def url_for(self, **kwargs: str) -> NoReturn:
+        raise RuntimeError("no URL leads to the fallback of unrouted requests")
+
+    def add_prefix(self, prefix: str) -> None:
+        raise RuntimeError("the fallback of unrouted requests cannot be mounted under a prefix")
+
+    def get_info(self) -> _InfoDict:
+        return {}
+
+    def raw_match(self, path: str) -> bool:
+        return False
+
+    async def resolve(self, request: web.Request) -> tuple[web.UrlMappingMatchInfo | None, set[str]]:
+        return web.UrlMappingMatchInfo({}, self._route), set()
+
+    def __len__(self) -> int:
+        return 1
+
+    def __iter__(self) -> Iterator[web.AbstractRoute]:
+        yield self._route
 
 
-@web.middleware
-async def count_requests(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Metrics: every request by route and status, and its latency."""
-    metrics, started, status = request.app[METRICS], time.perf_counter(), 500
-    try:
-        response = await handler(request)
-        status = response.status
-        return response
-    except web.HTTPException as exc:
-        status = exc.status
-        raise
-    finally:
-        route = _route(request)
-        metrics.requests.labels(request.method, route, str(status)).inc()
-        metrics.latency.labels(request.method, route).observe(time.perf_counter() - started)
-
-
-@web.middleware
-async def access_control(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """With a policy: who is calling (SO_PEERCRED), may they send this request at all; key-level
-    checks happen where keys are staged and committed (``routes._guard``)."""
-    policy = request.app[CONFIG].policy
-    if policy is None or request.match_info.route.resource is None:
-        return await handler(request)
-    access = policy.access(_caller(request))
-    request[ACCESS] = access
-    try:
-        access.check_route(request.method, _route(request))
-        return await handler(request)
-    except Forbidden as exc:
-        request.app[METRICS].denied.inc()
-        log.warning("Denied %s %s: %s", request.method, request.path_qs, exc)
-        raise
+async def unrouted(request: web.Request) -> web.StreamResponse:
+    """A request no route takes: an unknown path is 404 with an empty body, as Bottlerocket; a
+    known path with the wrong method is 405 with Allow (thar: Bottlerocket answers 404). Counted
+    and timed under the route ``unmatched``."""
+    started, allowed = perf_counter(), set[str]()
+    for resource in request.app.router.resources():
+        if not isinstance(resource, Unrouted):
+            allowed |= (await resource.resolve(request))[1]
+    if allowed:
+        response = web.Response(status=405, headers={"Allow": ",".join(sorted(allowed))})
+    else:
+        response = web.Response(status=404)
+    request.app[METRICS].route(request.method, "unmatched").record(response.status, perf_counter() - started)
+    return response
 
 
 async def _executor_lifetime(app: web.Application) -> AsyncIterator[None]:
@@ -129,21 +177,21 @@ async def _confirm_lifetime(app: web.Application) -> AsyncIterator[None]:
 
 def make_app(controller: Controller, config: ServerConfig | None = None) -> web.Application:
     """The aiohttp application over ``controller``."""
-    app = web.Application(middlewares=[count_requests, errors_to_responses, access_control],
-                          client_max_size=JSON_LIMIT + 1)  # fmt: skip
+    app = web.Application(client_max_size=JSON_LIMIT + 1)
     app[CONTROLLER] = controller
     app[CONFIG] = config or ServerConfig()
     app[WRITE_LOCK] = asyncio.Lock()
     app[EXECUTOR] = ThreadPoolExecutor(max_workers=1, thread_name_prefix="thar-writer")
     app[WATCH] = WatchHub(controller.snapshot.generation)
-    app[METRICS] = Metrics(controller.snapshot.generation, app[CONFIG].boot_timeline)
+    app[METRICS] = Metrics(controller.snapshot.generation, app[CONFIG].boot_timeline, app[CONFIG].generator_timeline)
     base = getattr(controller.datastore, "base", None)
     app[CONFIRMS] = Confirmations(Path(base) / CONFIRM_FILE if base is not None else None)
     app.cleanup_ctx.append(_executor_lifetime)
     app.cleanup_ctx.append(_watch_lifetime)
     app.cleanup_ctx.append(_confirm_lifetime)
     app.on_shutdown.append(_wake_watches)
-    app.router.add_routes(route_table())
+    app.router.add_routes(route_table(lambda method, path, handler: _instrumented(app, method, path, handler)))
+    app.router.register_resource(Unrouted(unrouted))  # after every route
     return app
 
 

@@ -13,9 +13,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-import jsonpatch
-import jsonpointer
-
 from datastore import (
     DataStore,
     DatastoreError,
@@ -128,6 +125,9 @@ def stage_json_patch(
     """Apply an RFC 6902 patch to the current view of the settings (live overlaid with ``tx``),
     validate the whole result with the variant's model, and stage the difference: changed and
     new leaves as values, leaves the patch removed (or set to null) as removals."""
+    import jsonpatch  # loaded on the first JSON Patch: a server may never see one
+    import jsonpointer
+
     if not isinstance(patch, list):
         raise JsonPatchFailed("the body must be a JSON array of operations")
     try:

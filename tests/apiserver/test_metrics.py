@@ -9,6 +9,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from pytest import MonkeyPatch
 
 from early_boot_config.boot import StepResult
+from sundog.cli import write_timeline
+from sundog.generate import Report
 
 from .conftest import Api, MakeServer
 
@@ -67,3 +69,45 @@ def test_the_boot_timeline_is_reported(make_server: MakeServer, tmp_path: Path, 
     assert found[(step, (("status", "ok"), ("step", "storewolf"), ("unit", "storewolf.service")))] == 0.25
     assert found[(step, (("status", "failed"), ("step", "sundog"), ("unit", "sundog.service")))] == 1.5
     assert found[("thar_boot_duration_seconds", ())] == 1.75
+
+
+def test_the_generator_durations_are_reported(
+    make_server: MakeServer, tmp_path: Path, monkeypatch: MonkeyPatch
+) -> None:
+    """sundog's last run, in the file sundog writes under ``$THAR_ROOT/run/thar``, shows as gauges."""
+    report = Report(steps=[("settings.network.hostname", "generated", 0.125), ("settings.motd", "skipped", 0.5)])
+    write_timeline(tmp_path / "root/run/thar/generators.json", report, 0.75)
+    monkeypatch.setenv("THAR_ROOT", str(tmp_path / "root"))
+    server = make_server(start=False)
+    server.start()
+    found = samples(Api(server))
+    gauge = "thar_generator_duration_seconds"
+    assert found[(gauge, (("result", "generated"), ("setting", "settings.network.hostname")))] == 0.125
+    assert found[(gauge, (("result", "skipped"), ("setting", "settings.motd")))] == 0.5
+    assert found[("thar_generators_duration_seconds", ())] == 0.75
+
+
+def test_latency_histograms_are_cumulative_and_series_carry_created(api: Api) -> None:
+    """Each route's histogram: cumulative buckets over the fixed bounds up to ``+Inf``, whose
+    last bucket equals ``_count`` (one per request); counters and histograms carry ``_created``."""
+    for _ in range(3):
+        assert api.get("/settings?keys=settings.motd").status == 200
+    assert api.get("/nope").status == 404
+    response = api.get("/metrics")
+    families = {family.name: family for family in text_string_to_metric_families(response.text)}
+    route = {"method": "GET", "route": "/settings"}
+    latency = families["thar_api_request_duration_seconds"].samples
+    buckets = [s for s in latency if s.name.endswith("_bucket") and {k: s.labels[k] for k in route} == route]
+    bounds = [float(s.labels["le"]) for s in buckets]
+    assert bounds == sorted(bounds) and bounds[-1] == float("inf") and len(bounds) == 16
+    counts = [s.value for s in buckets]
+    assert counts == sorted(counts), "buckets must be cumulative"
+    count = next(s.value for s in latency if s.name.endswith("_count") and s.labels == route)
+    assert counts[-1] == count == 3
+    assert next(s.value for s in latency if s.name.endswith("_sum") and s.labels == route) > 0
+    unmatched = {"method": "GET", "route": "unmatched"}
+    assert next(s.value for s in latency if s.name.endswith("_count") and s.labels == unmatched) == 1
+    created = families["thar_api_requests_created"].samples  # the text format shows them as gauges
+    assert {(s.labels["route"], s.labels["status"]) for s in created} >= {("/settings", "200"), ("unmatched", "404")}
+    assert all(s.value > 1e9 for s in created)  # a Unix time
+    assert families["thar_commits_created"].samples[0].value > 1e9
