@@ -11,8 +11,6 @@ and `apiclient exec` are not supported yet.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from apiclient.client import (
     DEFAULT_SOCKET_PATH,
     Request,
@@ -23,7 +21,10 @@ from apiclient.client import (
 )
 from apiclient.errors import ApiClientError, ConnectionFailed, RequestFailed, ResponseStatus, UsageError
 
+TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: importing typing costs start-up time
 if TYPE_CHECKING:
+    from typing import Any
+
     from apiclient.apply import apply_settings, apply_sources
     from apiclient.get import get_json, get_prefixes, get_settings
     from apiclient.set import patch_settings, set_keypairs, set_settings

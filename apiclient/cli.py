@@ -5,30 +5,46 @@
 that names a subcommand selects it (none means `raw`); every other token goes, in order, to the
 subcommand. Exit status: 0 on success, 1 on a runtime error (one line on stderr), 2 on a usage
 error or `--help` (message, blank line, usage, on stderr).
+
+The common case, `apiclient get PREFIX...`, is read here without argparse, and logging is set
+up only when a record could be shown: `apiclient` runs at every boot step and in scripts, so
+its start-up time matters. Everything else goes through the argparse parsers in
+`apiclient._parsers`, which also word every usage error and print every `--help`.
 """
 
 from __future__ import annotations
 
-import argparse
-import logging
 import os
-import re
 import sys
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, NoReturn, TypeAlias
 
+from apiclient._levels import DEBUG, LOG_LEVELS
+from apiclient._record import Record
 from apiclient.client import default_socket_path
-from apiclient.errors import ApiClientError, NotSupported, UsageError
-from apiclient.logs import LOG_LEVELS, setup_logging
+from apiclient.errors import ApiClientError
 
+TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: importing typing costs start-up time
 if TYPE_CHECKING:
-    from apiclient.client import Request
+    import argparse
+    from collections.abc import Callable, Sequence
+    from typing import NoReturn, TypeAlias
+
 
 __all__ = [
     "SUBCOMMANDS",
+    "ApplyArgs",
+    "ConfirmArgs",
+    "GetArgs",
+    "HistoryArgs",
     "Invocation",
+    "RawArgs",
+    "RebootArgs",
+    "RequestArgs",
+    "RollbackArgs",
+    "SetArgs",
     "SplitArgv",
+    "UnsetArgs",
+    "UnsupportedArgs",
+    "WatchArgs",
     "main",
     "parse_command_line",
     "run",
@@ -73,33 +89,6 @@ _WRAPPERS = {
     "watch": "Failed to watch settings",
 }
 
-_GLOBALS_EPILOG = (
-    "global options (accepted anywhere): -s/--socket-path PATH, --log-level LEVEL, -v/--verbose; see 'apiclient --help'"
-)
-
-_TOP_DESCRIPTION = """\
-Talk to thar's API server over its Unix socket.
-
-subcommands:
-  raw -u URI [-m METHOD] [-d DATA]       send any request (the default when no subcommand is given)
-  get [PREFIX...] | [/URI]               print settings and other model data as JSON
-  set KEY=VALUE... | set -j JSON         change settings, commit and apply them
-  apply [URI...]                         apply settings from TOML or JSON: file:///path, http(s)://..., - (stdin)
-  reboot                                 reboot the host
-  report cis|cis-k8s|fips [-l N] [-f F]  print a compliance report
-  ephemeral-storage init|bind|list-disks|list-dirs ...
-                                         set up the host's ephemeral disks
-  update, exec                           not supported by thar yet
-  history [N] [--limit N] [--before N] [--prefix P]
-                                         list commits (generations), or show generation N as a JSON Patch
-  rollback N                             restore the settings of generation N (as a new generation) and apply
-  confirm                                confirm commits made with 'set --confirm SECONDS'
-  unset KEY...                           reset settings to their defaults (or remove them), commit and apply
-  watch [PREFIX] [--since N] [--count N] print each committed change under PREFIX as a line of JSON
-
-Run 'apiclient SUBCOMMAND --help' for a subcommand's arguments.
-"""
-
 
 class _Usage(Exception):
     """A usage error (or a help request, with an empty message) and the parser whose help to show."""
@@ -110,46 +99,26 @@ class _Usage(Exception):
         self.parser = parser
 
 
-_EXPECTED_ARGUMENT = re.compile(r"argument (?P<flags>[^:]+): expected (?:one|at least one) argument")
-
-
-class _Parser(argparse.ArgumentParser):
-    """An ArgumentParser that raises `_Usage` with Bottlerocket's wording instead of exiting."""
-
-    def __init__(self, prog: str, description: str, *, epilog: str | None = _GLOBALS_EPILOG) -> None:
-        super().__init__(
-            prog=prog,
-            description=description,
-            epilog=epilog,
-            add_help=False,
-            allow_abbrev=False,
-            formatter_class=argparse.RawDescriptionHelpFormatter,
-        )
-
-    def error(self, message: str) -> NoReturn:
-        match = _EXPECTED_ARGUMENT.fullmatch(message)
-        if match is not None:
-            message = "Did not give argument to " + match.group("flags").replace("/", " | ")
-        raise _Usage(message, self)
-
-    def fail(self, message: str) -> NoReturn:
-        raise _Usage(message, self)
-
-
 # ---------------------------------------------------------------------------------------------
 # Splitting argv: globals, the subcommand word, the subcommand's tokens
 
 
-@dataclass(frozen=True)
-class SplitArgv:
-    """argv split the way Bottlerocket's apiclient reads it."""
+class SplitArgv(Record):
+    """argv split the way Bottlerocket's apiclient reads it.
 
+    `globals`: the global flags, spelled `--socket-path=PATH`, `--log-level=LEVEL`, `--verbose`,
+    `--help`; `subcommand`: the first token naming a subcommand, if any; `rest`: every other
+    token, in order.
+    """
+
+    _fields = ("globals", "subcommand", "rest")
+    __slots__ = _fields
     globals: list[str]
-    """The global flags, spelled `--socket-path=PATH`, `--log-level=LEVEL`, `--verbose`, `--help`."""
     subcommand: str | None
-    """The first token naming a subcommand, if any."""
     rest: list[str]
-    """Every other token, in order."""
+
+    def __init__(self, globals: list[str], subcommand: str | None, rest: list[str]) -> None:
+        self._init(globals, subcommand, rest)
 
 
 def split_argv(argv: Sequence[str]) -> SplitArgv:
@@ -178,192 +147,108 @@ def split_argv(argv: Sequence[str]) -> SplitArgv:
     return SplitArgv(globals_, subcommand, rest)
 
 
-def _globals_parser() -> _Parser:
-    parser = _Parser(
-        "apiclient",
-        _TOP_DESCRIPTION,
-        epilog=None,
-    )
-    parser.usage = "apiclient [-s PATH] [--log-level LEVEL] [-v] [SUBCOMMAND] [ARGS...]"
-    group = parser.add_argument_group("global options (accepted anywhere on the command line)")
-    group.add_argument(
-        "-s",
-        "--socket-path",
-        metavar="PATH",
-        default=default_socket_path(),
-        help="the API socket (default: %(default)s; $THAR_ROOT/run/api.sock when THAR_ROOT is set)",
-    )
-    group.add_argument(
-        "--log-level",
-        metavar="LEVEL",
-        default="info",
-        help="off, error, warn, info (default), debug or trace; logs go to stderr",
-    )
-    group.add_argument(
-        "-v", "--verbose", dest="log_level", action="store_const", const="debug", help="the same as --log-level debug"
-    )
-    group.add_argument("-h", "--help", action="store_true", help="show help and exit 2")
-    return parser
-
-
 # ---------------------------------------------------------------------------------------------
-# The parsed command line
+# The parsed command line (immutable values, equal when every field is)
 
 
-@dataclass(frozen=True)
-class RawArgs:
-    uri: str
-    method: str = "GET"
-    data: str | None = None
+class GetArgs(Record):
+    _fields = ("prefixes", "uri")
+    __slots__ = _fields
+    prefixes: list[str]
+    uri: str | None
+
+    def __init__(self, prefixes: list[str] | None = None, uri: str | None = None) -> None:
+        self._init([] if prefixes is None else prefixes, uri)
 
 
-@dataclass(frozen=True)
-class GetArgs:
-    prefixes: list[str] = field(default_factory=list)
-    uri: str | None = None
+if TYPE_CHECKING:
+    # The other commands' values live in apiclient._commands, imported only to parse or run one
+    # of them; this module serves them too (see __getattr__).
+    from apiclient._commands import (
+        ApplyArgs,
+        ConfirmArgs,
+        HistoryArgs,
+        RawArgs,
+        RebootArgs,
+        RequestArgs,
+        RollbackArgs,
+        SetArgs,
+        UnsetArgs,
+        UnsupportedArgs,
+        WatchArgs,
+    )
 
+    Command: TypeAlias = (
+        RawArgs
+        | GetArgs
+        | SetArgs
+        | ApplyArgs
+        | RebootArgs
+        | RequestArgs
+        | HistoryArgs
+        | RollbackArgs
+        | ConfirmArgs
+        | UnsetArgs
+        | WatchArgs
+        | UnsupportedArgs
+    )
 
-@dataclass(frozen=True)
-class SetArgs:
-    items: list[str] = field(default_factory=list)
-    settings: dict[str, Any] | None = None
-    patch: list[Any] | None = None  # thar: a JSON Patch
-    confirm: int | None = None  # thar: seconds within which `apiclient confirm` must follow
-    dry_run: bool = False  # thar: only print what would change
-
-
-@dataclass(frozen=True)
-class ApplyArgs:
-    sources: list[str]
-    dry_run: bool = False
-
-
-@dataclass(frozen=True)
-class RebootArgs:
-    pass
-
-
-@dataclass(frozen=True)
-class RequestArgs:
-    """A subcommand that is one request whose body is printed as is (report, ephemeral-storage)."""
-
-    request: Request
-    print_body: bool = True
-
-
-@dataclass(frozen=True)
-class HistoryArgs:
-    generation: int | None = None
-    limit: int | None = None
-    before: int | None = None
-    prefix: str | None = None
-
-
-@dataclass(frozen=True)
-class RollbackArgs:
-    generation: int
-
-
-@dataclass(frozen=True)
-class ConfirmArgs:
-    pass
-
-
-@dataclass(frozen=True)
-class UnsetArgs:
-    keys: list[str]
-    confirm: int | None = None
-
-
-@dataclass(frozen=True)
-class WatchArgs:
-    prefix: str | None = None
-    since: int | None = None
-    count: int | None = None
-
-
-@dataclass(frozen=True)
-class UnsupportedArgs:
-    subcommand: str
-    reason: str = ""
-
-
-Command: TypeAlias = (
-    RawArgs
-    | GetArgs
-    | SetArgs
-    | ApplyArgs
-    | RebootArgs
-    | RequestArgs
-    | HistoryArgs
-    | RollbackArgs
-    | ConfirmArgs
-    | UnsetArgs
-    | WatchArgs
-    | UnsupportedArgs
+_COMMAND_CLASSES = frozenset(
+    {
+        "ApplyArgs",
+        "ConfirmArgs",
+        "HistoryArgs",
+        "RawArgs",
+        "RebootArgs",
+        "RequestArgs",
+        "RollbackArgs",
+        "SetArgs",
+        "UnsetArgs",
+        "UnsupportedArgs",
+        "WatchArgs",
+    }
 )
 
 
-@dataclass(frozen=True)
-class Invocation:
+def __getattr__(name: str) -> type[Record]:
+    # `from apiclient.cli import SetArgs` and the like: apiclient._commands' classes.
+    if name in _COMMAND_CLASSES:
+        from apiclient import _commands
+
+        cls: type[Record] = getattr(_commands, name)
+        return cls
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+class Invocation(Record):
     """A parsed command line."""
 
+    _fields = ("subcommand", "command", "socket_path", "log_level")
+    __slots__ = _fields
     subcommand: str
     command: Command
     socket_path: str
     log_level: str
 
-
-def _unknown(parser: _Parser, extras: Sequence[str]) -> None:
-    if extras:
-        parser.fail(f"Unknown argument '{extras[0]}'")
+    def __init__(self, subcommand: str, command: Command, socket_path: str, log_level: str) -> None:
+        self._init(subcommand, command, socket_path, log_level)
 
 
-def _raw_parser() -> _Parser:
-    parser = _Parser(
-        "apiclient raw",
-        "Send one request to the API and print the response body; -v also prints the status line to stderr.",
-    )
-    parser.add_argument("-u", "--uri", metavar="URI", help="path and query, e.g. /settings?keys=settings.motd")
-    parser.add_argument("-m", "-X", "--method", metavar="METHOD", default="GET", help="sent verbatim (default: GET)")
-    parser.add_argument("-d", "--data", metavar="DATA", help="request body, sent verbatim")
-    return parser
-
-
-def _parse_raw(parser: _Parser, rest: list[str]) -> RawArgs:
-    args, extras = parser.parse_known_intermixed_args(rest)
-    _unknown(parser, extras)
-    if args.uri is None:
-        parser.fail("Missing required argument '--uri'")
-    return RawArgs(args.uri, args.method, args.data)
-
-
-def _get_parser() -> _Parser:
-    parser = _Parser(
-        "apiclient get",
-        "Print model data as JSON: the merge of each PREFIX (e.g. settings.motd, os.arch, services.ntp;\n"
-        "no implicit 'settings.'), or the response of GET /URI. No arguments: os. and settings.",
-    )
-    parser.add_argument("tokens", nargs="*", metavar="PREFIX | /URI")
-    return parser
-
-
-def _parse_get(parser: _Parser, rest: list[str]) -> GetArgs:
-    args, extras = parser.parse_known_intermixed_args(rest)
-    _unknown(parser, extras)
+def _get_args(tokens: Sequence[str], fail: Callable[[str], NoReturn]) -> GetArgs:
+    """`apiclient get`'s positional tokens as `GetArgs`; `fail` raises a usage error."""
     prefixes: list[str] = []
     uri: str | None = None
-    for token in args.tokens:
+    for token in tokens:
         if token.startswith("-"):
-            parser.fail(f"Unknown argument '{token}'")
+            fail(f"Unknown argument '{token}'")
         elif token.startswith("/"):
             if uri is not None:
-                parser.fail("You can only specify one URI.")
+                fail("You can only specify one URI.")
             uri = token
         else:
             prefixes.append(token)
     if uri is not None and prefixes:
-        parser.fail("You can specify prefixes or a URI, but not both.")
+        fail("You can specify prefixes or a URI, but not both.")
     if uri is None and not prefixes:
         from apiclient.get import DEFAULT_PREFIXES
 
@@ -371,320 +256,43 @@ def _parse_get(parser: _Parser, rest: list[str]) -> GetArgs:
     return GetArgs(prefixes, uri)
 
 
-def _set_parser() -> _Parser:
-    parser = _Parser(
-        "apiclient set",
-        "Change settings in one transaction, then commit and apply it.\n"
-        "KEY=VALUE items go to the server as given; quote an argument whose key needs quotes:\n"
-        "  apiclient set motd=hi 'kubernetes.node-labels.\"my.label\"=hello'\n"
-        '  apiclient set --json \'{"motd": "hi"}\'\n'
-        '  apiclient set --patch \'[{"op": "add", "path": "/ntp/time-servers/-", "value": "b.example"}]\'',
-    )
-    parser.add_argument("-j", "--json", action="append", metavar="JSON", help="a settings object")
-    parser.add_argument("--patch", metavar="JSON", help="a JSON Patch (RFC 6902) over the current settings")
-    parser.add_argument("--confirm", metavar="SECONDS", help="revert unless 'apiclient confirm' follows within SECONDS")
-    parser.add_argument(
-        "--dry-run", action="store_true", help="print the file diffs and restarts it would cause; change nothing"
-    )
-    parser.add_argument("items", nargs="*", metavar="KEY=VALUE")
-    return parser
+def _get_usage_error(message: str) -> NoReturn:
+    from apiclient._parsers import _get_parser
+
+    _get_parser().fail(message)
 
 
-def _seconds(parser: _Parser, flag: str, value: str | None, minimum: int = 1) -> int | None:
-    if value is None:
-        return None
-    if not value.isdigit() or int(value) < minimum:
-        parser.fail(f"Invalid argument to {flag}: give a whole number of at least {minimum}")
-    return int(value)
+def _read_globals(globals_: Sequence[str]) -> tuple[str, str, bool] | None:
+    """(socket path, log level, help?) from `split_argv`'s globals, as the globals parser reads them.
+
+    None when a flag has no value: the parser then reports it.
+    """
+    socket_path = default_socket_path()
+    log_level = "info"
+    help_ = False
+    for flag in globals_:
+        name, equals, value = flag.partition("=")
+        if name == "--socket-path" and equals:
+            socket_path = value
+        elif name == "--log-level" and equals:
+            log_level = value
+        elif flag == "--verbose":
+            log_level = "debug"
+        elif flag == "--help":
+            help_ = True
+        else:
+            return None
+    return socket_path, log_level, help_
 
 
-def _parse_set(parser: _Parser, rest: list[str]) -> SetArgs:
-    args, extras = parser.parse_known_intermixed_args(rest)
-    _unknown(parser, extras)
-    for item in args.items:
-        if "=" not in item:
-            parser.fail(f"Unknown argument '{item}'")
-    json_inputs: list[str] = args.json or []
-    if len(json_inputs) > 1:
-        parser.fail(
-            "Can't specify the --json argument multiple times.  "
-            "You can set as many settings as needed within the JSON object."
-        )
-    confirm = _seconds(parser, "--confirm", args.confirm)
-    if args.dry_run and confirm is not None:
-        parser.fail("Cannot specify --dry-run and --confirm together")
-    dry = bool(args.dry_run)
-    if args.patch is not None:
-        if args.items or json_inputs:
-            parser.fail("Cannot specify --patch with key=value pairs or --json settings with 'set'")
-        from apiclient.set import parse_json_patch
+def _read_command(subcommand: str, rest: list[str]) -> Command | None:
+    """The command `apiclient._parsers` would make of a plain `get`: tokens none of which is an option.
 
-        try:
-            return SetArgs(patch=parse_json_patch(args.patch), confirm=confirm, dry_run=dry)
-        except UsageError as exc:
-            parser.fail(str(exc))
-    if args.items and json_inputs:
-        parser.fail("Cannot specify key=value pairs and --json settings with 'set'")
-    if not args.items and not json_inputs:
-        parser.fail("Must specify key=value settings or --json settings with 'set'")
-    if not json_inputs:
-        return SetArgs(items=list(args.items), confirm=confirm, dry_run=dry)
-    from apiclient.set import parse_json_settings
-
-    try:
-        return SetArgs(settings=parse_json_settings(json_inputs[0]), confirm=confirm, dry_run=dry)
-    except UsageError as exc:
-        parser.fail(str(exc))
-
-
-def _apply_parser() -> _Parser:
-    parser = _Parser(
-        "apiclient apply",
-        "Apply settings documents (TOML or JSON with a top-level 'settings' table) in one commit.\n"
-        "URI is file:///path, http://..., https://..., or - for stdin (the default).",
-    )
-    parser.add_argument(
-        "--dry-run", action="store_true", help="print the file diffs and restarts it would cause; change nothing"
-    )
-    parser.add_argument("sources", nargs="*", metavar="URI")
-    return parser
-
-
-def _parse_apply(parser: _Parser, rest: list[str]) -> ApplyArgs:
-    args, extras = parser.parse_known_intermixed_args(rest)
-    if extras or any(s.startswith("-") and s != "-" for s in args.sources):
-        parser.fail("apiclient apply takes no parameters, just a list of URIs.")
-    return ApplyArgs(list(args.sources) or ["-"], bool(args.dry_run))
-
-
-def _reboot_parser() -> _Parser:
-    return _Parser("apiclient reboot", "Reboot the host.")
-
-
-def _parse_reboot(parser: _Parser, rest: list[str]) -> RebootArgs:
-    if rest:
-        parser.fail("Unknown arguments: " + ", ".join(rest))
-    return RebootArgs()
-
-
-_INT32 = re.compile(r"[+-]?[0-9]+")
-
-
-def _report_parser() -> _Parser:
-    return _Parser(
-        "apiclient report",
-        "Print a compliance report, as the server renders it.\n"
-        "  report cis [-l|--level N] [-f|--format F]       CIS Bottlerocket benchmark\n"
-        "  report cis-k8s [-l|--level N] [-f|--format F]   CIS Kubernetes benchmark\n"
-        "  report fips [-f|--format F]                     FIPS report",
-    )
-
-
-def _parse_report(parser: _Parser, rest: list[str]) -> RequestArgs:
-    kind = rest[0] if rest else None
-    if kind not in ("cis", "cis-k8s", "fips"):
-        parser.fail("Missing or unknown subcommand for 'report'")
-    sub = _Parser(f"apiclient report {kind}", f"Print the {kind} report.")
-    if kind != "fips":
-        sub.add_argument("-l", "--level", metavar="N", help="benchmark level")
-    sub.add_argument("-f", "--format", metavar="F", help="report format, e.g. text or json")
-    args, extras = sub.parse_known_intermixed_args(rest[1:])
-    _unknown(sub, extras)
-    level: int | None = None
-    if getattr(args, "level", None) is not None:
-        if not _INT32.fullmatch(args.level) or not -(2**31) <= int(args.level) < 2**31:
-            sub.fail("Invalid argument to -l | --level")
-        level = int(args.level)
-    from apiclient.report import report_request
-
-    return RequestArgs(report_request(kind, level=level, format=args.format))
-
-
-def _ephemeral_storage_parser() -> _Parser:
-    return _Parser(
-        "apiclient ephemeral-storage",
-        "Set up the host's ephemeral disks.\n"
-        "  ephemeral-storage init [-t|--filesystem ext4|xfs] [--disks DISK...]\n"
-        "  ephemeral-storage bind --dirs DIR...\n"
-        "  ephemeral-storage list-disks [-f|--format text|json]\n"
-        "  ephemeral-storage list-dirs [-f|--format text|json]",
-    )
-
-
-def _parse_ephemeral_storage(parser: _Parser, rest: list[str]) -> RequestArgs:
-    item = rest[0] if rest else None
-    from apiclient import ephemeral_storage
-
-    if item == "init":
-        sub = _Parser("apiclient ephemeral-storage init", "Format the ephemeral disks (RAID0 if several).")
-        sub.add_argument("-t", "--filesystem", metavar="ext4|xfs", help="default: the server's (xfs)")
-        sub.add_argument("--disks", nargs="+", action="extend", metavar="DISK", help="default: every ephemeral disk")
-        args, extras = sub.parse_known_intermixed_args(rest[1:])
-        _unknown(sub, extras)
-        if args.filesystem is not None and args.filesystem not in ephemeral_storage.FILESYSTEMS:
-            sub.fail("Unsupported filesystem type")
-        return RequestArgs(ephemeral_storage.init_request(args.filesystem, args.disks), print_body=False)
-    if item == "bind":
-        sub = _Parser("apiclient ephemeral-storage bind", "Bind-mount directories onto the ephemeral storage.")
-        sub.add_argument("--dirs", nargs="+", action="extend", metavar="DIR", required=False)
-        if len(rest) == 1:
-            sub.fail("Did not give arguments to bind")
-        args, extras = sub.parse_known_intermixed_args(rest[1:])
-        _unknown(sub, extras)
-        if not args.dirs:
-            sub.fail("Did not give argument to --dirs")
-        return RequestArgs(ephemeral_storage.bind_request(args.dirs), print_body=False)
-    if item == "list-disks" or item == "list-dirs":
-        sub = _Parser(f"apiclient ephemeral-storage {item}", f"Print the ephemeral storage's {item[5:]}.")
-        sub.add_argument("-f", "--format", metavar="text|json", help="default: the server's (text)")
-        args, extras = sub.parse_known_intermixed_args(rest[1:])
-        _unknown(sub, extras)
-        return RequestArgs(ephemeral_storage.list_request(item, args.format))
-    parser.fail("Missing or unknown subcommand for 'ephemeral-storage'")
-
-
-def _update_parser() -> _Parser:
-    return _Parser(
-        "apiclient update",
-        "Bottlerocket's update commands (check | apply [-c|--check] [-r|--reboot] | cancel);\n"
-        "not supported by thar yet.",
-    )
-
-
-def _parse_update(parser: _Parser, rest: list[str]) -> UnsupportedArgs:
-    action = rest[0] if rest else None
-    if action in ("check", "cancel"):
-        if rest[1:]:
-            parser.fail("Unknown arguments: " + ", ".join(rest[1:]))
-    elif action == "apply":
-        sub = _Parser("apiclient update apply", "Download and apply an update (not supported by thar yet).")
-        sub.add_argument("-c", "--check", action="store_true")
-        sub.add_argument("-r", "--reboot", action="store_true")
-        _, extras = sub.parse_known_intermixed_args(rest[1:])
-        _unknown(sub, extras)
-    else:
-        parser.fail("Missing or unknown subcommand for 'update'")
-    return UnsupportedArgs("update")
-
-
-def _exec_parser() -> _Parser:
-    return _Parser(
-        "apiclient exec",
-        "Bottlerocket's exec ([-t|--tty] [-T|--no-tty] TARGET COMMAND [ARG...]): run a command in a host\n"
-        "container over a WebSocket; not supported by thar yet.",
-    )
-
-
-def _parse_exec(parser: _Parser, rest: list[str]) -> UnsupportedArgs:
-    return UnsupportedArgs("exec", "it needs a WebSocket to the server's /exec and a host container runtime")
-
-
-def _history_parser() -> _Parser:
-    parser = _Parser(
-        "apiclient history",
-        "List the commits (generations), newest first, or print generation N's change as a JSON Patch.",
-    )
-    parser.add_argument("generation", nargs="?", metavar="N")
-    parser.add_argument("--limit", metavar="N", help="only the newest N commits")
-    parser.add_argument("--before", metavar="N", help="only generations below N")
-    parser.add_argument("--prefix", metavar="PREFIX", help="only commits that changed a setting starting with PREFIX")
-    return parser
-
-
-def _parse_history(parser: _Parser, rest: list[str]) -> HistoryArgs:
-    args, extras = parser.parse_known_intermixed_args(rest)
-    _unknown(parser, extras)
-    generation = _seconds(parser, "N", args.generation, minimum=0)
-    if generation is not None and (args.limit or args.before or args.prefix):
-        parser.fail("Give a generation N or filters, not both")
-    return HistoryArgs(
-        generation,
-        _seconds(parser, "--limit", args.limit, minimum=0),
-        _seconds(parser, "--before", args.before, minimum=0),
-        args.prefix,
-    )
-
-
-def _rollback_parser() -> _Parser:
-    parser = _Parser(
-        "apiclient rollback",
-        "Restore the settings of generation N as a new generation, and apply them\n"
-        "(0: as they were before the first recorded commit). It can itself be rolled back.",
-    )
-    parser.add_argument("generation", metavar="N")
-    return parser
-
-
-def _parse_rollback(parser: _Parser, rest: list[str]) -> RollbackArgs:
-    args, extras = parser.parse_known_intermixed_args(rest)
-    _unknown(parser, extras)
-    generation = _seconds(parser, "N", args.generation, minimum=0)
-    assert generation is not None
-    return RollbackArgs(generation)
-
-
-def _confirm_parser() -> _Parser:
-    return _Parser("apiclient confirm", "Confirm the commits made with 'set --confirm SECONDS' so none is reverted.")
-
-
-def _parse_confirm(parser: _Parser, rest: list[str]) -> ConfirmArgs:
-    if rest:
-        parser.fail("Unknown arguments: " + ", ".join(rest))
-    return ConfirmArgs()
-
-
-def _unset_parser() -> _Parser:
-    parser = _Parser(
-        "apiclient unset",
-        "Reset settings to the variant's defaults (settings without one are removed), in one transaction,\n"
-        "then commit and apply it. A KEY removes everything below it too:\n"
-        "  apiclient unset motd host-containers.admin 'kubernetes.node-labels.\"my.label\"'",
-    )
-    parser.add_argument("--confirm", metavar="SECONDS", help="revert unless 'apiclient confirm' follows within SECONDS")
-    parser.add_argument("keys", nargs="+", metavar="KEY")
-    return parser
-
-
-def _parse_unset(parser: _Parser, rest: list[str]) -> UnsetArgs:
-    args, extras = parser.parse_known_intermixed_args(rest)
-    _unknown(parser, extras)
-    return UnsetArgs(list(args.keys), _seconds(parser, "--confirm", args.confirm))
-
-
-def _watch_parser() -> _Parser:
-    parser = _Parser(
-        "apiclient watch",
-        "Print each committed change of the settings under PREFIX (default: all) as one line of JSON,\n"
-        '{"generation": G, "settings": {...}} (removed settings are null), until interrupted.',
-    )
-    parser.add_argument("prefix", nargs="?", metavar="PREFIX")
-    parser.add_argument("--since", metavar="N", help="report changes after generation N (default: from now on)")
-    parser.add_argument("--count", metavar="N", help="exit after N changes")
-    return parser
-
-
-def _parse_watch(parser: _Parser, rest: list[str]) -> WatchArgs:
-    args, extras = parser.parse_known_intermixed_args(rest)
-    _unknown(parser, extras)
-    return WatchArgs(args.prefix, _seconds(parser, "--since", args.since, 0), _seconds(parser, "--count", args.count))
-
-
-_SUBCOMMAND_PARSERS: dict[str, tuple[Callable[[], _Parser], Callable[[_Parser, list[str]], Command]]] = {
-    "raw": (_raw_parser, _parse_raw),
-    "get": (_get_parser, _parse_get),
-    "set": (_set_parser, _parse_set),
-    "apply": (_apply_parser, _parse_apply),
-    "reboot": (_reboot_parser, _parse_reboot),
-    "report": (_report_parser, _parse_report),
-    "ephemeral-storage": (_ephemeral_storage_parser, _parse_ephemeral_storage),
-    "update": (_update_parser, _parse_update),
-    "exec": (_exec_parser, _parse_exec),
-    "history": (_history_parser, _parse_history),
-    "rollback": (_rollback_parser, _parse_rollback),
-    "confirm": (_confirm_parser, _parse_confirm),
-    "unset": (_unset_parser, _parse_unset),
-    "watch": (_watch_parser, _parse_watch),
-}
+    None for anything else: the subcommand's parser reads it.
+    """
+    if subcommand == "get" and not any(token.startswith("-") for token in rest):
+        return _get_args(rest, _get_usage_error)
+    return None
 
 
 def parse_command_line(argv: Sequence[str]) -> Invocation:
@@ -693,17 +301,30 @@ def parse_command_line(argv: Sequence[str]) -> Invocation:
     Raises `_Usage` for a usage error or `--help`; `main` turns it into exit 2.
     """
     split = split_argv(argv)
-    globals_parser = _globals_parser()
-    options = globals_parser.parse_args(split.globals)
     subcommand = split.subcommand
-    if options.help:
-        raise _Usage("", _SUBCOMMAND_PARSERS[subcommand][0]() if subcommand else globals_parser)
-    if options.log_level.lower() not in LOG_LEVELS:
-        globals_parser.fail(f"Invalid log level '{options.log_level}'")
+    options = _read_globals(split.globals)
+    if options is None:
+        from apiclient._parsers import globals_parser
+
+        parsed = globals_parser().parse_args(split.globals)
+        options = parsed.socket_path, parsed.log_level, parsed.help
+    socket_path, log_level, help_ = options
+    if help_:
+        from apiclient._parsers import SUBCOMMAND_PARSERS, globals_parser
+
+        raise _Usage("", SUBCOMMAND_PARSERS[subcommand][0]() if subcommand else globals_parser())
+    if log_level.lower() not in LOG_LEVELS:
+        from apiclient._parsers import globals_parser
+
+        globals_parser().fail(f"Invalid log level '{log_level}'")
     subcommand = subcommand or "raw"
-    build, parse = _SUBCOMMAND_PARSERS[subcommand]
-    command = parse(build(), split.rest)
-    return Invocation(subcommand, command, options.socket_path, options.log_level.lower())
+    command = _read_command(subcommand, split.rest)
+    if command is None:
+        from apiclient._parsers import SUBCOMMAND_PARSERS
+
+        build, parse = SUBCOMMAND_PARSERS[subcommand]
+        command = parse(build(), split.rest)
+    return Invocation(subcommand, command, socket_path, log_level.lower())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -714,15 +335,7 @@ def run(invocation: Invocation) -> None:
     """Run a parsed command: one library call, then print its result. Raises `ApiClientError`."""
     command = invocation.command
     socket_path = invocation.socket_path
-    if isinstance(command, RawArgs):
-        from apiclient.raw import raw, status_line
-
-        status, body = raw(socket_path, command.uri, command.method, command.data)
-        if LOG_LEVELS[invocation.log_level] <= logging.DEBUG:
-            print(status_line(status), file=sys.stderr)
-        if body:
-            sys.stdout.write(body + "\n")
-    elif isinstance(command, GetArgs):
+    if isinstance(command, GetArgs):
         import json
 
         from apiclient.get import get_json, get_prefixes
@@ -733,72 +346,25 @@ def run(invocation: Invocation) -> None:
             else get_prefixes(socket_path, command.prefixes)
         )
         sys.stdout.write(json.dumps(value, indent=2, ensure_ascii=False) + "\n")
-    elif isinstance(command, SetArgs):
-        from apiclient.set import dry_run_settings, set_json_patch, set_keypairs, set_settings
-
-        if command.dry_run:
-            result = dry_run_settings(socket_path, items=command.items, settings=command.settings, patch=command.patch)
-            sys.stdout.write(result["diff"])
-        elif command.patch is not None:
-            set_json_patch(socket_path, command.patch, confirm=command.confirm)
-        elif command.settings is not None:
-            set_settings(socket_path, command.settings, confirm=command.confirm)
-        else:
-            set_keypairs(socket_path, command.items, confirm=command.confirm)
-    elif isinstance(command, ApplyArgs):
-        from apiclient.apply import apply_sources, dry_run_sources
-
-        if command.dry_run:
-            sys.stdout.write(dry_run_sources(socket_path, command.sources)["diff"])
-        else:
-            apply_sources(socket_path, command.sources)
-    elif isinstance(command, RebootArgs):
-        from apiclient.reboot import reboot
-
-        reboot(socket_path)
-    elif isinstance(command, HistoryArgs):
-        import json
-
-        from apiclient import history
-
-        if command.generation is not None:
-            patch = history.generation_patch(socket_path, command.generation)
-            sys.stdout.write(json.dumps(patch, indent=2, ensure_ascii=False) + "\n")
-        else:
-            entries = history.history(socket_path, command.limit, command.before, command.prefix)
-            sys.stdout.write(history.format_history(entries))
-    elif isinstance(command, RollbackArgs):
-        from apiclient.history import rollback
-
-        keys = rollback(socket_path, command.generation)
-        logging.getLogger("apiclient").info("Rolled back to generation %d: %d setting(s) changed", command.generation,
-                                            len(keys))  # fmt: skip
-    elif isinstance(command, ConfirmArgs):
-        from apiclient.history import confirm
-
-        confirm(socket_path)
-    elif isinstance(command, UnsetArgs):
-        from apiclient.unset import unset
-
-        unset(socket_path, command.keys, command.confirm)
-    elif isinstance(command, WatchArgs):
-        import json
-
-        from apiclient.watch import watch
-
-        def show(event: dict[str, Any]) -> None:
-            sys.stdout.write(json.dumps(event, ensure_ascii=False) + "\n")
-            sys.stdout.flush()
-
-        watch(socket_path, command.prefix, show, since=command.since, count=command.count)
-    elif isinstance(command, RequestArgs):
-        from apiclient.client import send
-
-        body = send(socket_path, command.request)
-        if command.print_body:
-            sys.stdout.write(body)
     else:
-        raise NotSupported(command.subcommand, command.reason)
+        from apiclient._commands import run_command
+
+        run_command(invocation)
+
+
+def _may_log(invocation: Invocation) -> bool:
+    """Whether the command could log a record at its log level, so that logging needs setting up.
+
+    Once `logging` is imported (by an earlier command in this process, or by a program using
+    apiclient as a library) the answer is always yes, so that every run resets the handler and level.
+    """
+    if "logging" in sys.modules or LOG_LEVELS[invocation.log_level] <= DEBUG:
+        return True
+    if isinstance(invocation.command, GetArgs):  # apiclient.get and .client log nothing above debug
+        return False
+    from apiclient._commands import QUIET_COMMANDS  # already imported: it made the command
+
+    return not isinstance(invocation.command, QUIET_COMMANDS)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -809,7 +375,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         help_text = usage.parser.format_help()
         print(f"{usage.message}\n\n{help_text}" if usage.message else help_text, end="", file=sys.stderr)
         return 2
-    setup_logging(invocation.log_level)
+    if _may_log(invocation):
+        from apiclient.logs import setup_logging
+
+        setup_logging(invocation.log_level)
     try:
         run(invocation)
         sys.stdout.flush()  # here, where a closed pipe can still be handled

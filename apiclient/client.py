@@ -8,13 +8,13 @@ status; `raw_request_unchecked` leaves that to the caller; `send` is `raw_reques
 
 from __future__ import annotations
 
-import logging
+# The socket type itself, which `socket` wraps: the `socket` module's enums and Python-level
+# wrappers cost more start-up time than the request.
+import _socket
 import os
-import socket
-import string
-from dataclasses import dataclass
-from typing import TypeAlias
+import sys
 
+from apiclient._record import Record
 from apiclient.errors import (
     ApiClientError,
     ConnectionFailed,
@@ -23,6 +23,15 @@ from apiclient.errors import (
     ResponseStatus,
     TransportError,
 )
+
+TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: importing typing costs start-up time
+if TYPE_CHECKING:
+    import logging
+    from typing import TypeAlias
+
+    SocketPath: TypeAlias = "str | os.PathLike[str]"
+else:
+    SocketPath = "str | os.PathLike[str]"
 
 __all__ = [
     "DEFAULT_SOCKET_PATH",
@@ -36,13 +45,30 @@ __all__ = [
     "transaction_name",
 ]
 
-SocketPath: TypeAlias = "str | os.PathLike[str]"
-
 DEFAULT_SOCKET_PATH = "/run/api.sock"
 
-log = logging.getLogger("apiclient")
+_ALPHANUMERIC = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"  # string.ascii_letters + digits
 
-_ALPHANUMERIC = string.ascii_letters + string.digits
+
+def _debug(message: str, *args: object) -> None:
+    """Log at debug level on the `apiclient` logger, without importing `logging` for it.
+
+    A record can only be shown by handlers or levels that someone configured, and that takes
+    importing `logging`; until then there is nothing to do (the `apiclient` CLI configures it
+    only when a record could be shown).
+    """
+    logging = sys.modules.get("logging")
+    if logging is not None:
+        logging.getLogger("apiclient").debug(message, *args)
+
+
+def __getattr__(name: str) -> logging.Logger:
+    # `log`, the `apiclient` logger, made on first use (see `_debug`).
+    if name == "log":
+        import logging
+
+        return logging.getLogger("apiclient")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def default_socket_path() -> str:
@@ -63,14 +89,21 @@ def is_success(status: int) -> bool:
     return 200 <= status < 300
 
 
-@dataclass(frozen=True)
-class Request:
-    """One API request: method, path+query (sent verbatim) and an optional JSON body."""
+class Request(Record):
+    """One API request: method, path+query (sent verbatim) and an optional JSON body.
 
+    Immutable; equal when every field is; `Request(method='GET', uri='/settings', ...)`.
+    """
+
+    _fields = ("method", "uri", "body", "content_type")
+    __slots__ = _fields
     method: str
     uri: str
-    body: str | None = None
-    content_type: str = "application/json"  # thar: JSON Patch bodies are application/json-patch+json
+    body: str | None
+    content_type: str  # thar: JSON Patch bodies are application/json-patch+json
+
+    def __init__(self, method: str, uri: str, body: str | None = None, content_type: str = "application/json") -> None:
+        self._init(method, uri, body, content_type)
 
 
 class HttpProtocolError(Exception):
@@ -90,7 +123,8 @@ def _exchange(
     head = f"{method} {uri} HTTP/1.1\r\nHost: localhost\r\nContent-Type: {content_type}\r\nConnection: close\r\n"
     if payload is not None or method in ("POST", "PUT", "PATCH"):
         head += f"Content-Length: {len(payload or b'')}\r\n"
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    try:
         try:
             sock.connect(path)
         except OSError as exc:
@@ -99,6 +133,8 @@ def _exchange(
         chunks = []
         while chunk := sock.recv(65536):
             chunks.append(chunk)
+    finally:
+        sock.close()
     return _parse_response(b"".join(chunks))
 
 
@@ -140,7 +176,7 @@ def raw_request_unchecked(
     the request cannot be sent or the response read, `ResponseNotUtf8` for a non-UTF-8 body.
     """
     path = os.fspath(socket_path)
-    log.debug("%s %s on %s", method, uri, path)
+    _debug("%s %s on %s", method, uri, path)
     try:
         payload = None if body is None else body.encode("utf-8")
         status, data = _exchange(path, method, uri, payload, content_type)
@@ -152,7 +188,7 @@ def raw_request_unchecked(
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ResponseNotUtf8(exc) from exc
-    log.debug("%s %s -> %d", method, uri, status)
+    _debug("%s %s -> %d", method, uri, status)
     return status, text
 
 

@@ -9,19 +9,10 @@ from __future__ import annotations
 import logging
 import sys
 
+# The level table lives in a module without `logging`, for apiclient.cli's start-up.
+from apiclient._levels import LOG_LEVELS, TRACE
+
 __all__ = ["LOG_LEVELS", "TRACE", "LevelFormatter", "setup_logging"]
-
-TRACE = logging.DEBUG - 5
-
-LOG_LEVELS: dict[str, int] = {
-    "off": logging.CRITICAL + 10,
-    "error": logging.ERROR,
-    "warn": logging.WARNING,
-    "info": logging.INFO,
-    "debug": logging.DEBUG,
-    "trace": TRACE,
-}
-"""Level names (lower case) and their `logging` levels."""
 
 _NAMES = {logging.WARNING: "WARN", TRACE: "TRACE"}
 

@@ -6,8 +6,6 @@ the URI is the path and query, the data is the body as given.
 
 from __future__ import annotations
 
-from http import HTTPStatus
-
 from apiclient.client import SocketPath, raw_request
 from apiclient.errors import ApiClientError, RequestFailed
 
@@ -27,6 +25,8 @@ def raw(socket_path: SocketPath, uri: str, method: str = "GET", data: str | None
 
 def status_line(status: int) -> str:
     """The status and its standard reason phrase, as `-v` prints it: `204 No Content`."""
+    from http import HTTPStatus  # only for -v: its enum costs start-up time
+
     try:
         return f"{status} {HTTPStatus(status).phrase}"
     except ValueError:

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from apiclient import cli
 from apiclient.cli import (
     ApplyArgs,
     GetArgs,
@@ -16,6 +17,7 @@ from apiclient.cli import (
     SetArgs,
     SplitArgv,
     UnsupportedArgs,
+    _Usage,
     main,
     parse_command_line,
     split_argv,
@@ -99,6 +101,23 @@ def test_default_log_level_is_info() -> None:
 @pytest.mark.parametrize("level", ["off", "ERROR", "warn", "Info", "debug", "TRACE"])
 def test_log_levels_are_case_insensitive(level: str) -> None:
     assert parse_command_line(["--log-level", level, "raw", "-u", "/"]).log_level == level.lower()
+
+
+def test_log_levels_are_the_logging_module_levels() -> None:
+    """The level table is written out (apiclient.cli reads it without importing logging)."""
+    import logging
+
+    from apiclient.logs import LOG_LEVELS, TRACE
+
+    assert LOG_LEVELS == {
+        "off": logging.CRITICAL + 10,
+        "error": logging.ERROR,
+        "warn": logging.WARNING,
+        "info": logging.INFO,
+        "debug": logging.DEBUG,
+        "trace": logging.DEBUG - 5,
+    }
+    assert TRACE == logging.DEBUG - 5
 
 
 def test_a_bad_log_level_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
@@ -203,6 +222,48 @@ def test_get_arguments(argv: list[str], expected: GetArgs) -> None:
 )
 def test_get_usage_errors(capsys: pytest.CaptureFixture[str], argv: list[str], message: str) -> None:
     assert usage_error(capsys, *argv) == message
+
+
+def parse_outcome(argv: list[str]) -> tuple[object, ...]:
+    """What parse_command_line makes of argv: the invocation, or the usage error and its help text."""
+    try:
+        return ("parsed", parse_command_line(argv))
+    except _Usage as usage:
+        return ("usage", usage.message, usage.parser.format_help())
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["get"],
+        ["get", "settings.motd"],
+        ["get", "settings.motd", "os.arch", "settings.motd"],
+        ["get", "/settings?keys=settings.motd"],
+        ["get", 'settings.kernel.sysctl."a.b"', "héllo wörld", ""],
+        ["get", "/settings", "/os"],
+        ["get", "motd", "/settings"],
+        ["get", "-x"],
+        ["get", "x", "--", "-y"],
+        ["get", "-"],
+        ["-s", "/x.sock", "get", "motd", "--log-level", "TRACE"],
+        ["get", "-v", "motd", "-s", "--log-level"],
+        ["-s", "", "get", "--socket-path", "a=b=c"],
+        ["get", "--log-level", "loud", "motd"],
+        ["get", "--log-level", ""],
+        ["get", "motd", "-s"],
+        ["get", "--log-level"],
+        ["get", "-h", "motd"],
+        ["--help"],
+        ["-v", "--log-level", "warn", "get"],
+        ["--log-level", "warn", "-v", "get"],
+    ],
+)
+def test_get_is_read_as_the_argparse_parsers_read_it(monkeypatch: pytest.MonkeyPatch, argv: list[str]) -> None:
+    """`apiclient get` is read without argparse; forcing the parsers gives the same result or error."""
+    fast = parse_outcome(argv)
+    monkeypatch.setattr(cli, "_read_globals", lambda globals_: None)
+    monkeypatch.setattr(cli, "_read_command", lambda subcommand, rest: None)
+    assert parse_outcome(argv) == fast
 
 
 # -- set

@@ -289,6 +289,32 @@ def test_get_uri_prints_the_response_pretty(capsys: pytest.CaptureFixture[str], 
     assert out == '{\n  "motd": "héllo",\n  "ntp": {\n    "time-servers": [\n      "a"\n    ]\n  }\n}\n'
 
 
+def test_get_verbose_logs_each_request_on_stderr(capsys: pytest.CaptureFixture[str], peer: ApiPeer) -> None:
+    peer.route("GET", "/", by_prefix)
+    code, out, err = run(capsys, peer, "-v", "get", "settings.motd")
+    assert (code, json.loads(out)) == (0, {"settings": {"motd": "hello"}})
+    lines = err.splitlines()
+    assert [line.split(" ", 1)[1] for line in lines] == [
+        f"[DEBUG] GET /?prefix=settings.motd on {peer.socket_path}",
+        "[DEBUG] GET /?prefix=settings.motd -> 200",
+    ]
+    # The next run at the default level resets the level: no debug lines.
+    assert run(capsys, peer, "get", "settings.motd")[2] == ""
+
+
+def test_get_verbose_logs_in_a_fresh_process(peer: ApiPeer) -> None:
+    peer.route("GET", "/", by_prefix)
+    result = subprocess.run(
+        [sys.executable, "-m", "apiclient", "--log-level", "trace", "-s", peer.socket_path, "get", "settings.motd"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+    assert (result.returncode, json.loads(result.stdout)) == (0, {"settings": {"motd": "hello"}})
+    assert "[DEBUG] GET /?prefix=settings.motd -> 200" in result.stderr
+
+
 def test_get_of_a_non_json_response_fails(capsys: pytest.CaptureFixture[str], peer: ApiPeer) -> None:
     peer.route("GET", "/report/cis", (200, "not json"))
     code, out, err = run(capsys, peer, "get", "/report/cis")

@@ -6,6 +6,7 @@ import json
 import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 
@@ -168,6 +169,19 @@ def test_transaction_names_are_percent_encoded_in_queries() -> None:
 )
 def test_prefix_requests_encode_what_a_query_needs(prefix: str, uri: str) -> None:
     assert prefix_request(prefix) == Request("GET", uri)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["settings.motd", "", "~_-./", "a/b,c", "é", "ü/ñ,", "100%", "x\ny", "\u2603", "A-Z_a.z~09", "a,b", "?&=#+"],
+)
+def test_prefixes_and_keys_are_encoded_as_urllib_encodes_them(text: str) -> None:
+    """Plain prefixes skip urllib.parse (start-up time); whatever the text, the URI is urllib's."""
+    assert prefix_request(text).uri == "/?prefix=" + quote(text, safe="/")
+    assert settings_request(prefix=text).uri == "/settings?prefix=" + quote(text, safe="/")
+    assert settings_request(keys=[text, "settings.motd"]).uri == "/settings?keys=" + quote(
+        f"{text},settings.motd", safe="/,"
+    )
 
 
 def test_settings_requests() -> None:

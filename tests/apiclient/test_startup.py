@@ -69,3 +69,42 @@ def test_get_does_not_pay_for_toml_or_url_fetching() -> None:
     _, modules = imported_modules("-m", "apiclient", "-s", "/nonexistent/api.sock", "get")
     assert "tomllib" not in modules
     assert "urllib.request" not in modules
+
+
+# What `apiclient get` (the common case, in scripts and at every boot step) leaves out: argparse
+# (read by hand), logging (nothing to show above debug), the verb modules of other subcommands,
+# and the costly helpers the standard library offers for sockets, URLs, records and types.
+NOT_FOR_GET = (
+    "argparse",
+    "logging",
+    "dataclasses",
+    "typing",
+    "socket",
+    "http",
+    "urllib.parse",
+    "apiclient._parsers",
+    "apiclient._commands",
+    "apiclient.set",
+    "apiclient.logs",
+)
+
+
+@pytest.mark.parametrize("argv", [["get", "settings.motd"], ["get"], ["get", "/settings?keys=settings.motd"]])
+def test_get_imports_neither_argparse_nor_logging(argv: list[str]) -> None:
+    _, interpreter = imported_modules("-c", "pass")  # whatever site and the interpreter load anyway
+    code, modules = imported_modules("-m", "apiclient", "-s", "/nonexistent/api.sock", *argv)
+    assert code == 1
+    assert "apiclient.get" in modules
+    assert sorted(set(NOT_FOR_GET) & (modules - interpreter)) == []
+
+
+def test_a_usage_error_in_get_still_gets_the_argparse_usage() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "apiclient", "get", "/a", "/b"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith("You can only specify one URI.\n\nusage: apiclient get")
