@@ -8,14 +8,18 @@ boot), ``DIR/var/lib/bottlerocket/datastore`` (the datastore), ``DIR/var/lib/bot
 user-data.toml`` (the user data), ``DIR/usr/share/templates/`` (the variant's templates,
 installed at every boot), ``DIR/run/api.sock`` (the API) and the rendered configuration files
 under ``DIR/etc/`` (``DIR/etc/motd``, ``DIR/etc/chrony.conf``, ...). The sandbox variant's
-restart commands only record, in ``DIR/run/thar/restarts.log``, what a real host would restart.
+restart commands only record, in ``DIR/run/thar/restarts.log``, what a real host would restart:
+they run ``thar-record-restart``, which every boot installs as a shell script in
+``DIR/usr/bin/``, first on the ``PATH`` of the steps and of the apiserver's applier (it starts
+in a few milliseconds, where the Python console script of the same name needs a Python start-up
+for each of the services an ``--all`` restarts one after the other).
 
 The boot runs the steps of thar's systemd units (``units/``) in their order, each one a
 process (the console scripts next to this Python's executable, else on ``PATH``, which is also
 where the steps find each other's programs):
 
-1. prepare: the sandbox's directories, os-release, templates, and ``--user-data FILE`` copied
-   to the sandbox's user-data path (first boot only);
+1. prepare: the sandbox's directories, os-release, templates, ``thar-record-restart``, and
+   ``--user-data FILE`` copied to the sandbox's user-data path (first boot only);
 2. ``storewolf``: creates the datastore, stages the variant's defaults in ``bottlerocket-launch``;
 3. ``apiserver``: in the background, on a socket that thar-boot binds and passes to it as
    ``apiserver.socket`` does (socket activation), so the next steps can connect while it is
@@ -31,10 +35,12 @@ where the steps find each other's programs):
 6. ``settings-committer`` then ``thar-be-settings --all`` (the settings-applier unit): the
    generated settings become live, then every configuration file is rendered.
 
-Each later step's process is also started one step ahead and held before its ``main()`` until
-its turn, so that its Python start-up and imports overlap the step before it; the timeline
-counts a step from its release. The migrator is not run: a sandbox always runs the thar that
-boots it.
+Each later step's process is also started ahead (one step ahead; ``thar-be-settings``, whose
+imports are the heaviest, two) and held before its ``main()`` until its turn, so that its Python
+start-up and imports overlap the steps before it: while held, it also imports the modules it
+would import only once running (the applier's render pipeline, the settings model for a
+variant whose templates validate with it, sundog's schnauzer). The timeline counts a step from
+its release. The migrator is not run: a sandbox always runs the thar that boots it.
 
 A variant whose restart commands would act on the machine (``thar-k8s``'s ``/bin/systemctl
 try-restart ...``; the sandbox variant ``thar-dev`` only records them with
@@ -59,6 +65,7 @@ import argparse
 import contextlib
 import errno
 import fcntl
+import functools
 import importlib.util
 import json
 import os
@@ -186,6 +193,11 @@ class Sandbox:
         return self.root / "usr/share/templates"
 
     @property
+    def usr_bin(self) -> Path:
+        """The sandbox's own programs (``thar-record-restart``), first on every step's PATH."""
+        return self.root / "usr/bin"
+
+    @property
     def run_dir(self) -> Path:
         """thar-boot's own files: the lock, logs, the timeline, the apiserver's pid."""
         return self.root / "run/thar"
@@ -295,8 +307,13 @@ class Step:
     # for a program whose every effect goes through the API, which answers only once the
     # apiserver runs, that is, after storewolf. Its own start-up overlaps storewolf's work.
     early: bool = False
-    # Started one step ahead and held before its main() until its turn (a Python program).
+    # Started ahead and held before its main() until its turn (a Python program), when the
+    # step ``ahead`` places before it starts.
     prestart: bool = True
+    ahead: int = 1
+    # Modules a held process imports while it waits: those the program imports only once it
+    # runs (its render pipeline, say), so that their import too overlaps the steps before.
+    preload: Callable[[Sandbox], tuple[str, ...]] = field(default=lambda _sandbox: ())
 
     @property
     def module(self) -> str:
@@ -333,6 +350,39 @@ def _applier_note(sb: Sandbox) -> str:
     return f"restarts not run: the variant's are a real host's ('{sb.host_restarts[0]}', ...)"
 
 
+# What thar-be-settings imports only once it runs: the applier and schnauzer's render pipeline.
+_APPLIER_MODULES = (
+    "thar_be_settings.applier", "thar_be_settings.plan", "thar_be_settings.restart", "thar_be_settings.sandbox",
+    "schnauzer.errors", "schnauzer.helpers", "schnauzer.importer", "schnauzer.render", "schnauzer.template",
+    "subprocess",
+)  # fmt: skip
+# The settings model that schnauzer's model-validating helpers load on their first call.
+_MODEL_HELPERS = {"oci_defaults": "models.settings.oci_defaults"}
+
+
+@functools.cache
+def _model_modules(templates: Path) -> tuple[str, ...]:
+    """The settings-model modules that the templates in ``templates`` may load."""
+    found: list[str] = []
+    with contextlib.suppress(OSError):
+        for template in sorted(templates.iterdir()):
+            with contextlib.suppress(OSError, UnicodeDecodeError):
+                text = template.read_text(encoding="utf-8")
+                found += [m for helper, m in _MODEL_HELPERS.items() if helper in text and m not in found]
+    return tuple(found)
+
+
+def _applier_preload(sb: Sandbox) -> tuple[str, ...]:
+    """The applier's modules, and the settings model when a template of the variant uses a
+    helper that validates with it."""
+    return (*_APPLIER_MODULES, *_model_modules(sb.variant_dir / "templates"))
+
+
+def _sundog_preload(_sb: Sandbox) -> tuple[str, ...]:
+    """sundog renders its schnauzer-v2 generators in process, importing schnauzer's CLI then."""
+    return ("schnauzer.cli", "schnauzer.errors", "schnauzer.v1", "schnauzer.importer", "sundog.runner")
+
+
 def _first_boot_only(sb: Sandbox) -> str | None:
     if sb.marker.exists():
         return f"not the first boot ({sb.marker.relative_to(sb.root)} exists)"
@@ -349,11 +399,11 @@ BOOT_STEPS: tuple[Step, ...] = (
          _socket_args, skip=_first_boot_only, early=True),
     Step("settings-committer", "sundog.service", "settings-committer", "apiclient.committer:main",
          _socket_args, pre=True),
-    Step("sundog", "sundog.service", "sundog", "sundog.cli:main", _socket_args),
+    Step("sundog", "sundog.service", "sundog", "sundog.cli:main", _socket_args, preload=_sundog_preload),
     Step("settings-committer", "settings-applier.service", "settings-committer", "apiclient.committer:main",
          _socket_args, pre=True),
     Step("thar-be-settings --all", "settings-applier.service", "thar-be-settings", "thar_be_settings.cli:main",
-         _applier_args, note=_applier_note),
+         _applier_args, note=_applier_note, preload=_applier_preload, ahead=2),
 )  # fmt: skip
 
 
@@ -512,9 +562,22 @@ def bind_api_socket(sandbox: Sandbox) -> socket.socket:
 # The apiserver's program when it is started early and held: its imports (aiohttp, the model),
 # most of its start-up, run while storewolf seeds the datastore; its main() waits for "go" on
 # stdin, so the datastore is opened only once storewolf is done. End of input: exit unstarted.
+# Any held step first imports the modules of its preload list that it gets to before "go": a
+# release is never delayed by a preload the run may not need.
 _HELD = (
     "import os, sys\n"
     "from {module} import {function} as main\n"
+    "def preload():\n"
+    "    import importlib, select\n"
+    "    for name in {preload!r}:\n"
+    "        if select.select([0], [], [], 0)[0]:\n"
+    "            return  # released (or stopped): the program imports what it needs itself\n"
+    "        try:\n"
+    "            importlib.import_module(name)\n"
+    "        except Exception:\n"
+    "            pass  # the program imports it again when it needs it, and reports what fails\n"
+    "preload()\n"
+    "del preload\n"
     "go = os.read(0, 1)\n"
     "os.close(0)\n"
     "os.open(os.devnull, os.O_RDONLY)\n"
@@ -535,10 +598,13 @@ def reserve_fd3() -> None:
             os.close(fd)
 
 
-def held_command(step: Step) -> list[str]:
-    """The step's program, started now and held before its main() until released."""
+def held_command(step: Step, preload: Sequence[str] = ()) -> list[str]:
+    """The step's program, started now and held before its main() until released; while held,
+    it imports ``preload`` too, one module after the other until it is released (a module that
+    fails to import, or is not reached, is left to the program)."""
     module, _, function = step.entry.partition(":")
-    return [sys.executable, "-c", _HELD.format(module=module, function=function, program=step.program)]
+    code = _HELD.format(module=module, function=function, program=step.program, preload=tuple(preload))
+    return [sys.executable, "-c", code]
 
 
 class Apiserver:
@@ -564,7 +630,7 @@ class Apiserver:
 
         reserve_fd3()
 
-        program = held_command(step) if held else command(step)
+        program = held_command(step, step.preload(sandbox)) if held else command(step)
         try:
             self.log = sandbox.apiserver_log.open("ab")
             self.started = time.perf_counter()
@@ -672,10 +738,11 @@ def prepare(sandbox: Sandbox, user_data: Path | None) -> str:
             shutil.copyfile(sandbox.variant_dir / "os-release", sandbox.os_release)
             notes.append("os-release")
         if installed("thar_be_settings.sandbox"):
-            from thar_be_settings.sandbox import install_templates
+            from thar_be_settings.sandbox import install_restart_recorder, install_templates
 
             count = len(install_templates(sandbox.variant_dir, sandbox.root))
             notes.append(f"{count} templates")
+            install_restart_recorder(sandbox.root)
         else:
             notes.append("templates NOT installed (thar_be_settings.sandbox missing)")
         if user_data is not None:
@@ -691,10 +758,11 @@ def prepare(sandbox: Sandbox, user_data: Path | None) -> str:
 
 
 def child_env(sandbox: Sandbox) -> dict[str, str]:
-    """The environment of every step: THAR_ROOT, thar's programs first on PATH."""
+    """The environment of every step: THAR_ROOT, and on PATH first the sandbox's own programs
+    (``DIR/usr/bin``: the shell form of ``thar-record-restart``), then thar's."""
     env = {k: v for k, v in os.environ.items() if k not in ("NOTIFY_SOCKET", "LISTEN_PID", "LISTEN_FDS")}
     env["THAR_ROOT"] = str(sandbox.root)
-    env["PATH"] = os.pathsep.join([str(bin_dir()), env.get("PATH", os.defpath)])
+    env["PATH"] = os.pathsep.join([str(sandbox.usr_bin), str(bin_dir()), env.get("PATH", os.defpath)])
     return env
 
 
@@ -717,7 +785,7 @@ class Running:
         argv = [*command(step), *step.args(sandbox)]
         log(f"==> {step.name} ({step.unit}): {' '.join(argv)}{' (prestarted)' if held else ''}\n")
         if held:
-            argv = [*held_command(step), *step.args(sandbox)]
+            argv = [*held_command(step, step.preload(sandbox)), *step.args(sandbox)]
         # Files, not pipes: a step started ahead runs unread until its turn. Closed in finish()/kill().
         stdout = tempfile.TemporaryFile()  # noqa: SIM115
         stderr = tempfile.TemporaryFile()  # noqa: SIM115
@@ -830,24 +898,26 @@ class Boot:
             r.note = f"to READY=1; held until storewolf was done, then ready in {after * 1000:.0f} ms"
 
     def prestart(self, index: int, log: Callable[[str], None]) -> None:
-        """Start the step after ``index`` ahead of its turn, held: its Python start-up and
-        imports overlap the current step."""
-        following = index + 1
-        if following >= len(self.steps) or following in self.early:
-            return
-        step = self.steps[following]
-        if step.service or not step.prestart or not installed(step.module) or step.skip(self.sandbox) is not None:
-            return
-        self.early[following] = Running.spawn(step, self.sandbox, self.env, log, held=True)
+        """Start the steps after ``index`` that are due (``Step.ahead``) ahead of their turn,
+        held: their Python start-up and imports overlap the current step."""
+        for following in range(index + 1, len(self.steps)):
+            step = self.steps[following]
+            if following in self.early or following - index > step.ahead:
+                continue
+            if step.service or not step.prestart or not installed(step.module) or step.skip(self.sandbox) is not None:
+                continue
+            self.early[following] = Running.spawn(step, self.sandbox, self.env, log, held=True)
 
     def run_one(self, index: int, step: Step, env: dict[str, str], log: Callable[[str], None]) -> None:
+        # The later steps due are started (held) once this one runs: not before, which would
+        # delay it by their spawning.
         start = time.perf_counter() - self.t0
-        self.prestart(index, log)
         running = self.early.pop(index, None)  # started ahead: its turn is to be released or waited for
         if running is None or running.held:
             if running is None and not installed(step.module):
                 note = f"{step.module} not installed"
                 self.results.append(StepResult(step.name, step.unit, "missing", start, 0.0, note))
+                self.prestart(index, log)
                 return
             reason = step.skip(self.sandbox)
             if reason is not None:
@@ -855,6 +925,7 @@ class Boot:
                     running.kill()
                 log(f"==> {step.name} ({step.unit}): skipped, {reason}\n")
                 self.results.append(StepResult(step.name, step.unit, "skipped", start, 0.0, reason))
+                self.prestart(index, log)
                 return
             if step.service:
                 if self.apiserver is None:
@@ -862,6 +933,7 @@ class Boot:
                     self.apiserver_start = start
                 self.apiserver.release()
                 self.results.append(StepResult(step.name, step.unit, "ok", start, 0.0))
+                self.prestart(index, log)
                 return
             if running is None:
                 running = Running.spawn(step, self.sandbox, env, log)
@@ -872,6 +944,7 @@ class Boot:
         else:
             start = running.started - self.t0
             note = "started with storewolf; its API requests waited for the apiserver"
+        self.prestart(index, log)
         code, stdout, stderr = running.finish(log)
         took = time.perf_counter() - self.t0 - start
         if code != 0:

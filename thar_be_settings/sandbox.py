@@ -1,8 +1,9 @@
-"""Sandbox support: a variant's templates installed under a sandbox root.
+"""Sandbox support: a variant's templates and the restart recorder installed under a sandbox root.
 
 On a real host the templates are at `/usr/share/templates/`; in a sandbox (`THAR_ROOT`) every
 configuration file's `template-path` is read under the root, so the sandbox boot copies the
-variant's `templates/` there with `install_templates`.
+variant's `templates/` there with `install_templates`. `install_restart_recorder` puts the
+shell form of `thar-record-restart` at `<root>/usr/bin/`, which the boot puts first on `PATH`.
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ from thar_be_settings.config import resolve
 if TYPE_CHECKING:
     from schnauzer.helpers import HelperEnvironment
 
-__all__ = ["TEMPLATES_DIR", "install_templates", "sandbox_environment"]
+__all__ = ["RECORDER_PATH", "TEMPLATES_DIR", "install_restart_recorder", "install_templates", "sandbox_environment"]
 
 TEMPLATES_DIR = "/usr/share/templates"
+RECORDER_PATH = "/usr/bin/thar-record-restart"
 
 
 def install_templates(variant_dir: Path | str, root: Path | str) -> list[Path]:
@@ -51,3 +53,24 @@ def sandbox_environment() -> HelperEnvironment:
     from schnauzer.helpers import HelperEnvironment
 
     return HelperEnvironment(efa_attached=lambda: False)
+
+
+def install_restart_recorder(root: Path | str) -> Path:
+    """Install `thar-record-restart` as a shell script at `root/usr/bin/thar-record-restart`
+    (replacing an older copy atomically); its path. A sandbox puts that directory first on the
+    `PATH` of its programs, so the sandbox variant's restart commands run it instead of the
+    Python console script, which behaves the same but starts far more slowly."""
+    from thar_be_settings.record_restart import SCRIPT
+
+    destination = resolve(Path(root), RECORDER_PATH)
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        if destination.read_text(encoding="utf-8") == SCRIPT and os.access(destination, os.X_OK):
+            return destination
+    except (OSError, UnicodeDecodeError):
+        pass
+    temp = destination.with_name(f".{destination.name}.{os.getpid()}.tmp")
+    temp.write_text(SCRIPT, encoding="utf-8")
+    os.chmod(temp, 0o755)
+    os.replace(temp, destination)
+    return destination

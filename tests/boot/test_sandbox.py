@@ -3,8 +3,10 @@ step list, finding programs without importing them."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -13,10 +15,14 @@ import variants
 from early_boot_config.boot import (
     BOOT_STEPS,
     SandboxRefused,
+    Step,
+    child_env,
     format_timeline,
+    held_command,
     host_restart_commands,
     installed,
     open_sandbox,
+    prepare,
 )
 from early_boot_config.boot import StepResult as Result
 
@@ -109,3 +115,69 @@ def test_the_timeline_shows_every_step_with_its_start_duration_and_status(tmp_pa
 def test_the_machines_own_root_is_refused() -> None:
     with pytest.raises(SandboxRefused, match="install the systemd units instead"):
         open_sandbox(Path("/"), None)
+
+
+@pytest.mark.parametrize("name", ["thar-dev", "thar-k8s"])
+def test_every_module_a_held_step_preloads_exists(name: str, tmp_path: Path) -> None:
+    """A preload that fails is skipped silently (the program imports it again and reports the
+    failure), so a renamed module would only make the boot slower: catch it here."""
+    sandbox = open_sandbox(tmp_path, name)
+    preloads = {step.name: step.preload(sandbox) for step in BOOT_STEPS}
+    assert "schnauzer.render" in preloads["thar-be-settings --all"] and "schnauzer.cli" in preloads["sundog"]
+    for step, modules in preloads.items():
+        for module in modules:
+            assert installed(module), (step, module)
+    # thar-k8s's containerd template validates with the settings model; thar-dev has no such template.
+    assert ("models.settings.oci_defaults" in preloads["thar-be-settings --all"]) == (name == "thar-k8s")
+
+
+def _probe(tmp_path: Path, *modules: str) -> tuple[Step, dict[str, str]]:
+    """A program ``probe`` whose main() prints which of ``modules`` are imported, and exits 3."""
+    (tmp_path / "probe.py").write_text(
+        "import sys\n"
+        "def main() -> int:\n"
+        f"    print(sys.argv[0], sys.argv[1:], sorted(m for m in {modules!r} if m in sys.modules))\n"
+        "    return 3\n"
+    )
+    step = Step("probe", "probe.service", "probe", "probe:main", lambda _sandbox: [])
+    return step, dict(os.environ, PYTHONPATH=str(tmp_path))
+
+
+def test_a_held_step_preloads_then_waits_and_runs_only_when_released(tmp_path: Path) -> None:
+    step, env = _probe(tmp_path, "csv", "marked")
+    (tmp_path / "marked.py").write_text(f"open({str(tmp_path / 'preloaded')!r}, 'w').close()\n")
+    argv = [*held_command(step, ("csv", "no_such_module_for_the_test", "marked")), "--flag"]
+    proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    deadline = time.monotonic() + 60
+    while not (tmp_path / "preloaded").exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)  # the last module of the list is imported: the preload is done
+    out, err = proc.communicate(b"1", timeout=60)
+    assert (proc.returncode, err) == (3, b"")  # a module that cannot be imported is skipped
+    assert out.decode() == "probe ['--flag'] ['csv', 'marked']\n"
+    never = subprocess.run(argv, input=b"", capture_output=True, env=env, timeout=60)
+    assert (never.returncode, never.stdout, never.stderr) == (0, b"", b"")  # end of input: exits, main() never ran
+
+
+def test_a_step_released_during_its_preload_skips_the_rest_of_it(tmp_path: Path) -> None:
+    step, env = _probe(tmp_path, "gate", "csv")
+    # "gate" is a preload still running when the release comes: it waits for it.
+    marker = tmp_path / "in-gate"
+    gate = f"import select\nopen({str(marker)!r}, 'w').close()\nselect.select([0], [], [])\n"
+    (tmp_path / "gate.py").write_text(gate)
+    argv = held_command(step, ("gate", "csv"))
+    proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    deadline = time.monotonic() + 60
+    while not marker.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    out, err = proc.communicate(b"1", timeout=60)
+    assert (proc.returncode, out, err) == (3, b"probe [] ['gate']\n", b"")
+
+
+def test_the_sandbox_recorder_comes_first_on_every_steps_path(tmp_path: Path) -> None:
+    sandbox = open_sandbox(tmp_path, None)
+    prepare(sandbox, None)
+    recorder = sandbox.root / "usr/bin/thar-record-restart"
+    assert recorder.is_file() and os.access(recorder, os.X_OK)
+    path = child_env(sandbox)["PATH"].split(os.pathsep)
+    assert path[0] == str(sandbox.root / "usr/bin")
+    assert path[1] == str(Path(sys.executable).parent)  # then thar's console scripts
