@@ -15,14 +15,14 @@ absent keys, exactly as the API returns them.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import threading
 from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
-from apiclient import ApiClientError, default_socket_path, raw_request
+from apiclient import ApiClientError, default_socket_path
+from apiclient.get import get_json
 from schnauzer.errors import RetrieveSettings
 from schnauzer.template import Requirement
 
@@ -72,13 +72,9 @@ def fetch_api_root(socket_path: str) -> dict[str, Any]:
             return cached
         log.debug("GETing / from %s", socket_path)
         try:
-            _, body = raw_request(socket_path, "/", "GET")
+            model = get_json(socket_path, "/")
         except ApiClientError as exc:
             raise RetrieveSettings(f"GET / failed: {exc}") from exc
-        try:
-            model = json.loads(body)
-        except json.JSONDecodeError as exc:
-            raise RetrieveSettings(f"the response to GET / is not JSON: {exc}") from exc
         if not isinstance(model, dict):
             raise RetrieveSettings("the response to GET / is not a JSON object")
         _cache[socket_path] = model

@@ -22,7 +22,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
-from apiclient import ApiClientError, default_socket_path, raw_request
+from apiclient import ApiClientError, default_socket_path
+from apiclient.get import get_json
 from schnauzer.cli import write_json_string
 from schnauzer.errors import RetrieveSettings, SchnauzerError, TemplateLookup
 from schnauzer.helper_api import Helper
@@ -46,16 +47,12 @@ def fetch_template(socket_path: str, key: str) -> str:
     """The ``template`` metadata of setting ``key``; `TemplateLookup` unless a non-empty string."""
     uri = "/metadata/templates?" + quote(f"keys={key}", safe=_QUERY_SAFE)
     try:
-        _, body = raw_request(socket_path, uri, "GET")
+        response = get_json(socket_path, uri)
     except ApiClientError as exc:
         raise RetrieveSettings(f"GET {uri} failed: {exc}") from exc
-    try:
-        response = json.loads(body)
-    except json.JSONDecodeError as exc:
-        raise RetrieveSettings(f"the response to GET {uri} is not JSON: {exc}") from exc
     value: Any = response.get(key) if isinstance(response, dict) else None
     if value is None or value == "":
-        raise TemplateLookup(f"Setting '{key}' has no 'template' metadata (GET {uri} returned {body.strip()})")
+        raise TemplateLookup(f"Setting '{key}' has no 'template' metadata (GET {uri} returned {json.dumps(response)})")
     if not isinstance(value, str):
         raise TemplateLookup(f"Metadata 'template' of setting '{key}' must be a string, not {json.dumps(value)}")
     return value

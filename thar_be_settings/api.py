@@ -11,8 +11,9 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from apiclient import ApiClientError, raw_request
+from apiclient import ApiClientError
 from apiclient.client import SocketPath
+from apiclient.get import get_json
 from thar_be_settings.errors import ApiError
 
 __all__ = ["affected_services", "configuration_files", "encode_query_value", "get_object", "services"]
@@ -33,15 +34,11 @@ def encode_query_value(text: str) -> str:
 def get_object(socket_path: SocketPath, uri: str) -> dict[str, Any]:
     """Checked `GET uri` whose body must be a JSON object."""
     try:
-        _, body = raw_request(socket_path, uri, "GET")
+        value = get_json(socket_path, uri)
     except ApiClientError as exc:
         raise ApiError(f"Error GETing '{uri}': {exc}") from exc
-    try:
-        value = json.loads(body)
-    except ValueError as exc:
-        raise ApiError(f"Error deserializing response as JSON from '{uri}': {exc}") from exc
     if not isinstance(value, dict):
-        raise ApiError(f"Expected a JSON object from '{uri}', got: {body[:200]}")
+        raise ApiError(f"Expected a JSON object from '{uri}', got: {json.dumps(value)[:200]}")
     return value
 
 
