@@ -871,11 +871,13 @@ class Boot:
 
             service = next((s for s in self.steps if s.service and installed(s.module)), None)
             if service is not None and self.steps.index(service) > 0:
-                self.apiserver = Apiserver(sandbox, service, env, held=True)
+                with _SIGNALS.deferred():
+                    self.apiserver = Apiserver(sandbox, service, env, held=True)
                 self.apiserver_start = self.apiserver.started - self.t0
                 for i, step in enumerate(self.steps):
                     if step.early and installed(step.module) and step.skip(sandbox) is None:
-                        self.early[i] = Running.spawn(step, sandbox, env, log)
+                        with _SIGNALS.deferred():
+                            self.early[i] = Running.spawn(step, sandbox, env, log)
             for i, step in enumerate(self.steps):
                 self.run_one(i, step, env, log)
         if self.apiserver is not None:
@@ -906,13 +908,15 @@ class Boot:
                 continue
             if step.service or not step.prestart or not installed(step.module) or step.skip(self.sandbox) is not None:
                 continue
-            self.early[following] = Running.spawn(step, self.sandbox, self.env, log, held=True)
+            with _SIGNALS.deferred():
+                self.early[following] = Running.spawn(step, self.sandbox, self.env, log, held=True)
 
     def run_one(self, index: int, step: Step, env: dict[str, str], log: Callable[[str], None]) -> None:
         # The later steps due are started (held) once this one runs: not before, which would
-        # delay it by their spawning.
+        # delay it by their spawning. A step's process stays in ``early`` until it has ended, so
+        # that an interrupted boot (``stop_early``) kills whatever is still running.
         start = time.perf_counter() - self.t0
-        running = self.early.pop(index, None)  # started ahead: its turn is to be released or waited for
+        running = self.early.get(index)  # started ahead: its turn is to be released or waited for
         if running is None or running.held:
             if running is None and not installed(step.module):
                 note = f"{step.module} not installed"
@@ -923,20 +927,23 @@ class Boot:
             if reason is not None:
                 if running is not None:
                     running.kill()
+                    del self.early[index]
                 log(f"==> {step.name} ({step.unit}): skipped, {reason}\n")
                 self.results.append(StepResult(step.name, step.unit, "skipped", start, 0.0, reason))
                 self.prestart(index, log)
                 return
             if step.service:
                 if self.apiserver is None:
-                    self.apiserver = Apiserver(self.sandbox, step, env)
+                    with _SIGNALS.deferred():
+                        self.apiserver = Apiserver(self.sandbox, step, env)
                     self.apiserver_start = start
                 self.apiserver.release()
                 self.results.append(StepResult(step.name, step.unit, "ok", start, 0.0))
                 self.prestart(index, log)
                 return
             if running is None:
-                running = Running.spawn(step, self.sandbox, env, log)
+                with _SIGNALS.deferred():
+                    running = self.early[index] = Running.spawn(step, self.sandbox, env, log)
             else:
                 running.release()
                 start = running.started - self.t0
@@ -946,6 +953,7 @@ class Boot:
             note = "started with storewolf; its API requests waited for the apiserver"
         self.prestart(index, log)
         code, stdout, stderr = running.finish(log)
+        del self.early[index]
         took = time.perf_counter() - self.t0 - start
         if code != 0:
             self.results.append(StepResult(step.name, step.unit, "failed", start, took, note))
@@ -989,9 +997,33 @@ def serving_message(sandbox: Sandbox) -> str:
     )
 
 
+class _Deferral:
+    """Sections the boot's interruption must not split: starting a process and recording it where
+    the clean-up finds it. A signal arriving inside one interrupts the boot when it ends."""
+
+    def __init__(self) -> None:
+        self.depth = 0
+        self.pending: int | None = None
+
+    @contextlib.contextmanager
+    def deferred(self) -> Iterator[None]:
+        self.depth += 1
+        try:
+            yield
+        finally:
+            self.depth -= 1
+        if self.depth == 0 and self.pending is not None:
+            signum, self.pending = self.pending, None
+            raise Interrupted(signum)
+
+
+_SIGNALS = _Deferral()
+
+
 class _Signals:
-    """SIGINT/SIGTERM: during the boot they interrupt it; while serving they go to the apiserver
-    (as SIGTERM); during the final clean-up they are only noted."""
+    """SIGINT/SIGTERM: during the boot they interrupt it (at once, or at the end of a deferred
+    section); while serving they go to the apiserver (as SIGTERM); during the final clean-up they
+    are only noted."""
 
     def __init__(self) -> None:
         self.mode = "interrupt"
@@ -1007,7 +1039,10 @@ class _Signals:
             self.forward_to.signal(signal.SIGTERM)
         elif self.mode == "interrupt":
             self.mode = "ignore"
-            raise Interrupted(signum)
+            if _SIGNALS.depth:
+                _SIGNALS.pending = signum
+            else:
+                raise Interrupted(signum)
 
     def forward(self, apiserver: Apiserver) -> None:
         self.forward_to = apiserver
@@ -1062,6 +1097,7 @@ def boot(sandbox: Sandbox, user_data: Path | None = None, serve: bool = True) ->
         return 1
     finally:
         signals.mode = "ignore"
+        _SIGNALS.pending = None
         run.stop_early()
         if run.apiserver is not None:
             run.apiserver.stop()

@@ -1,11 +1,18 @@
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from datastore import DataStore, FilesystemDataStore, MemoryDataStore, Version, create_new_datastore
+
+# Property tests draw the same examples every run, so a CI result is reproducible; set
+# THAR_HYPOTHESIS_RANDOM=1 to explore new examples locally.
+settings.register_profile("thar", derandomize=not os.environ.get("THAR_HYPOTHESIS_RANDOM"))
+settings.load_profile("thar")
 
 
 @pytest.fixture(params=["filesystem", "memory"])

@@ -1,13 +1,17 @@
-"""Access control per caller (``apiserver --policy FILE``), end to end with real processes under
-other uids: the test runs as root, so each request is sent by a forked child that has dropped to
-the uid and gid under test before it connects — the server reads them from the socket
-(SO_PEERCRED) exactly as it would for any other program."""
+"""Access control per caller (``apiserver --policy FILE``), end to end over a real socket, in two
+ways. ``setuid``: real processes under other uids — when the suite runs as root, each request is
+sent by a forked child that has dropped to the uid and gid under test before it connects, and the
+server reads them from the socket (SO_PEERCRED) exactly as it would for any other program.
+``injected``: the same requests from this process, the uid and gid injected at the transport
+boundary (``peer_injecting_apiserver.py``), which any machine can run."""
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -22,9 +26,14 @@ from apiserver.policy import ADMIN, OPERATOR, READER, PolicyError, parse_policy
 from datastore import Caller, Key
 
 from .conftest import S_ALL, ServerProcess, build_f0
+from .peer_injecting_apiserver import HEADER
 
 SOCKET_GID = 4400
-ROOT, OPERATOR_UID, READER_UID, READER_GID, STRANGER = 0, 4201, 4202, 4300, 4203
+INJECTOR = Path(__file__).with_name("peer_injecting_apiserver.py")
+# The admin rule names this process's uid, so that the test's own client (no injected
+# credentials) is an admin in both ways of sending.
+ROOT = os.geteuid()
+OPERATOR_UID, READER_UID, READER_GID, STRANGER = 4201, 4202, 4300, 4203
 
 POLICY = f"""
 default = "none"
@@ -46,7 +55,13 @@ gids = [{READER_GID}]
 role = "reader"
 """
 
-needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="sending as other uids needs root (setuid in a child)")
+MODES = [
+    pytest.param(
+        "setuid",
+        marks=pytest.mark.skipif(os.geteuid() != 0, reason="sending as other uids needs root (setuid in a child)"),
+    ),
+    "injected",
+]
 
 
 @dataclass
@@ -55,6 +70,7 @@ class PolicyServer(ServerProcess):
 
     sock_dir: Path = Path()
     policy: str | None = None
+    mode: str = "setuid"
 
     @property
     def socket_path(self) -> Path:
@@ -62,14 +78,20 @@ class PolicyServer(ServerProcess):
 
     def command(self) -> list[str]:
         extra = [] if self.policy is None else ["--policy", str(self.workdir / "policy.toml")]
-        return [*super().command(), *extra, "--socket-gid", str(SOCKET_GID)]
+        base = super().command()
+        if self.mode == "injected":
+            assert base[1:3] == ["-m", "apiserver"]
+            return [base[0], str(INJECTOR), *base[3:], *extra]
+        return [*base, *extra, "--socket-gid", str(SOCKET_GID)]
 
 
-def _serve(tmp_path: Path, policy: str | None) -> Iterator[PolicyServer]:
+def _serve(tmp_path: Path, policy: str | None, mode: str) -> Iterator[PolicyServer]:
     sock_dir = Path(tempfile.mkdtemp(prefix="thar-policy-"))
     sock_dir.chmod(0o755)
     workdir = tmp_path / "server"
-    server = PolicyServer(base=build_f0(workdir / "datastore"), workdir=workdir, sock_dir=sock_dir, policy=policy)
+    server = PolicyServer(
+        base=build_f0(workdir / "datastore"), workdir=workdir, sock_dir=sock_dir, policy=policy, mode=mode
+    )
     server.prepare()
     if policy is not None:
         (workdir / "policy.toml").write_text(policy)
@@ -82,20 +104,47 @@ def _serve(tmp_path: Path, policy: str | None) -> Iterator[PolicyServer]:
         assert code == 0, server.log()
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[PolicyServer]:
-    yield from _serve(tmp_path, POLICY)
+@pytest.fixture(params=MODES)
+def server(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[PolicyServer]:
+    yield from _serve(tmp_path, POLICY, request.param)
 
 
-@pytest.fixture
-def open_server(tmp_path: Path) -> Iterator[PolicyServer]:
-    yield from _serve(tmp_path, None)
+@pytest.fixture(params=MODES)
+def open_server(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[PolicyServer]:
+    yield from _serve(tmp_path, None, request.param)
+
+
+class _UnixConnection(http.client.HTTPConnection):
+    def __init__(self, path: Path) -> None:
+        super().__init__("localhost", timeout=30)
+        self.path = path
+
+    def connect(self) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.connect(str(self.path))
+
+
+def send_injected(
+    server: PolicyServer, uid: int, gid: int, method: str, uri: str, body: str | None = None
+) -> tuple[int, str]:
+    """One request from this process, with ``uid``/``gid`` injected as the caller."""
+    connection = _UnixConnection(server.socket_path)
+    try:
+        headers = {HEADER: f"{uid},{gid}", "Content-Type": "application/json"}
+        connection.request(method, uri, body=None if body is None else body.encode(), headers=headers)
+        response = connection.getresponse()
+        return response.status, response.read().decode()
+    finally:
+        connection.close()
 
 
 def send_as(
-    server: ServerProcess, uid: int, gid: int, method: str, uri: str, body: str | None = None
+    server: PolicyServer, uid: int, gid: int, method: str, uri: str, body: str | None = None
 ) -> tuple[int, str]:
-    """One request from a child process running as ``uid``/``gid``."""
+    """One request from a caller running as ``uid``/``gid`` (a child process that became them, or
+    injected credentials, as the server's mode says)."""
+    if server.mode == "injected":
+        return send_injected(server, uid, gid, method, uri, body)
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: drop to the caller under test, then connect and send
@@ -121,20 +170,19 @@ def send_as(
     return int(status), str(text)
 
 
-def reader(server: ServerProcess, method: str, uri: str, body: str | None = None) -> tuple[int, str]:
+def reader(server: PolicyServer, method: str, uri: str, body: str | None = None) -> tuple[int, str]:
     return send_as(server, READER_UID, READER_GID, method, uri, body)
 
 
-def operator(server: ServerProcess, method: str, uri: str, body: str | None = None) -> tuple[int, str]:
+def operator(server: PolicyServer, method: str, uri: str, body: str | None = None) -> tuple[int, str]:
     return send_as(server, OPERATOR_UID, OPERATOR_UID, method, uri, body)
 
 
-def stranger(server: ServerProcess, method: str, uri: str, body: str | None = None) -> tuple[int, str]:
+def stranger(server: PolicyServer, method: str, uri: str, body: str | None = None) -> tuple[int, str]:
     return send_as(server, STRANGER, STRANGER, method, uri, body)
 
 
 # -- end to end -----------------------------------------------------------------------------------
-@needs_root
 def test_a_reader_may_read_only(server: PolicyServer) -> None:
     status, text = reader(server, "GET", "/settings")
     assert (status, json.loads(text)) == (200, S_ALL)
@@ -148,7 +196,6 @@ def test_a_reader_may_read_only(server: PolicyServer) -> None:
     assert reader(server, "POST", "/tx/commit")[0] == 403
 
 
-@needs_root
 def test_an_operator_may_change_its_prefixes_only(server: PolicyServer) -> None:
     assert operator(server, "PATCH", "/settings?tx=op", '{"ntp": {"time-servers": ["op.example"]}, "motd": "op"}') == (
         204,
@@ -171,7 +218,6 @@ def test_an_operator_may_change_its_prefixes_only(server: PolicyServer) -> None:
     assert client.get_json("/tx?tx=op2") == {}  # nothing was staged
 
 
-@needs_root
 def test_an_operator_cannot_commit_what_someone_else_staged_outside_its_prefixes(server: PolicyServer) -> None:
     client = server.client()  # this test process: root, an admin
     client.patch_ok("/settings?tx=shared", {"kernel": {"lockdown": "none"}})
@@ -184,7 +230,6 @@ def test_an_operator_cannot_commit_what_someone_else_staged_outside_its_prefixes
     assert operator(server, "DELETE", "/tx?tx=mine") == (200, '["settings.motd"]')  # its own, it may
 
 
-@needs_root
 def test_a_caller_no_rule_matches_gets_the_default_role(server: PolicyServer) -> None:
     status, text = stranger(server, "GET", "/settings")
     assert status == 403
@@ -194,7 +239,6 @@ def test_a_caller_no_rule_matches_gets_the_default_role(server: PolicyServer) ->
     )
 
 
-@needs_root
 def test_denials_are_logged_and_counted(server: PolicyServer) -> None:
     stranger(server, "GET", "/os")
     reader(server, "POST", "/tx/commit")
@@ -203,7 +247,6 @@ def test_denials_are_logged_and_counted(server: PolicyServer) -> None:
     assert "thar_access_denied_total 2.0" in metrics
 
 
-@needs_root
 def test_without_a_policy_every_caller_is_an_admin(open_server: PolicyServer) -> None:
     assert stranger(open_server, "PATCH", "/settings", '{"motd": "anyone"}') == (204, "")
     assert stranger(open_server, "POST", "/tx/commit")[0] == 200

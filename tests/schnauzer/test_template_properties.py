@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from schnauzer.template import Requirement, parse_template
@@ -75,6 +75,9 @@ def render(entry: Entry, gap: str, eol: str) -> str:
     st.text(max_size=40) | st.just("+++\n{{x}}\n+++\r\n"),
 )
 def test_roundtrip(items: list[Entry], gap: str, eol: str, lead: str, pluses: str, newline: str, body: str) -> None:
+    # "+++\r" followed by a body starting with "\n" is the delimiter "+++\r\n": the grammar's NEWLINE
+    # takes "\r\n" whole, so the body loses that "\n" (tested by name below).
+    assume(not (newline == "\r" and body.startswith("\n")))
     frontmatter = lead
     if items:
         frontmatter += "[required-extensions]" + eol
@@ -86,3 +89,9 @@ def test_roundtrip(items: list[Entry], gap: str, eol: str, lead: str, pluses: st
         raise AssertionError(repr(text)) from exc
     assert template.body == body
     assert template.requirements == tuple(entry.requirement for entry in items)
+
+
+def test_cr_then_lf_body_is_one_delimiter_newline() -> None:
+    assert parse_template("+++\r\nx").body == "x"
+    assert parse_template("+++\r\n").body == ""
+    assert parse_template("+++\r\n\n").body == "\n"

@@ -1,0 +1,38 @@
+"""The apiserver with the caller's credentials injected at the transport boundary, for the access
+policy tests on machines where the suite cannot send as other uids (it does not run as root).
+
+A request carrying ``X-Thar-Test-Peer: UID,GID`` is seen as coming from that uid and gid; any
+other request keeps the credentials SO_PEERCRED reports. Everything past that point — the policy,
+the route and key checks, the history's caller — is the real server. Test code only: the header
+means nothing to ``apiserver`` itself.
+
+Usage: ``python peer_injecting_apiserver.py APISERVER-ARGS...``
+"""
+
+from __future__ import annotations
+
+import sys
+
+from aiohttp import web
+
+import apiserver.routes
+import apiserver.server
+from apiserver.__main__ import main
+from datastore import Caller
+
+HEADER = "X-Thar-Test-Peer"
+_from_socket = apiserver.routes._caller
+
+
+def _injected(request: web.Request) -> Caller | None:
+    value = request.headers.get(HEADER)
+    if value is None:
+        return _from_socket(request)
+    uid, gid = (int(part) for part in value.split(","))
+    return Caller(uid=uid, gid=gid, pid=0)
+
+
+if __name__ == "__main__":
+    apiserver.routes._caller = _injected
+    apiserver.server._caller = _injected  # type: ignore[attr-defined]  # its import of routes._caller
+    sys.exit(main(sys.argv[1:]))
