@@ -2,11 +2,8 @@
 
 Each type is an ``Annotated`` alias usable as a pydantic field annotation or with
 ``TypeAdapter``. Rules and normalisations: ``../shared/spec/settings-model.md`` §2.
+
+The types live in their modules — ``shared``, ``kubernetes``, ``ecs``, ``oci`` — and are imported
+from there: this package imports none of them, so that a process needing one (a template helper
+needs the OCI names) loads only that module.
 """
-
-from __future__ import annotations
-
-from .ecs import *  # noqa: F403
-from .kubernetes import *  # noqa: F403
-from .oci import *  # noqa: F403
-from .shared import *  # noqa: F403
