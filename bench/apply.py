@@ -10,7 +10,8 @@ real apiserver, settings-committer, plus the values sundog and the user would ad
     before each run), beside the wall time of `python -c pass` and of
     `apiclient get settings.motd` measured in the same run;
     and beside the time to import the render pipeline and the applier (the floor of any run),
-    and that plus the settings model, which the oci_defaults helper validates with (thar-k8s);
+    and that plus the settings model, which the oci_defaults helper (thar-k8s) loads only for values
+    not in the model's stored form (so not in this run);
 (b) in-process: `plan_apply` (render every file) + `write_plan`, with the model fetched once.
 Figures are medians over N runs; ratios are thar / baseline.
 """
@@ -115,7 +116,7 @@ def main() -> None:
         python_ms = timed([sys.executable, "-c", "pass"], env, args.runs)
         get_ms = timed([str(BIN / "apiclient"), "-s", sock, "get", "settings.motd"], env, args.runs)
         import_ms = timed([sys.executable, "-c", "import schnauzer.render, thar_be_settings.applier"], env, args.runs)
-        # thar-k8s's containerd template calls oci_defaults, which validates with the settings model.
+        # What a run would cost if oci_defaults had to load the settings model (values not in stored form).
         model_ms = timed(
             [sys.executable, "-c", "import schnauzer.render, thar_be_settings.applier, models.settings.oci_defaults"],
             env,
@@ -156,7 +157,7 @@ def main() -> None:
     print(f"  baseline python -c pass:              {python_ms:7.1f} ms")
     print(f"  baseline apiclient get settings.motd: {get_ms:7.1f} ms")
     print(f"  floor: importing schnauzer + applier: {import_ms:7.1f} ms")
-    print(f"  ... + the settings model (pydantic):  {model_ms:7.1f} ms   (what oci_defaults validates with)")
+    print(f"  ... + the settings model (pydantic):  {model_ms:7.1f} ms   (had oci_defaults needed the model)")
     print(f"  --all, files unchanged (steady):      {steady_ms:7.1f} ms   "
           f"{steady_ms / python_ms:4.1f}x python, {steady_ms / get_ms:4.1f}x apiclient get")  # fmt: skip
     print(f"  --all, files removed first (cold):    {cold_ms:7.1f} ms   "

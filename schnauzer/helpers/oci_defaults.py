@@ -17,11 +17,11 @@ value is validated with the settings model's ``OciDefaultsV1``.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 from ..helper_api import Helper, HelperError, HelperKind, Param
 from ._common import Signature
-from ._models import linux_capabilities, linux_resource_limits, parse_oci_defaults
+from ._models import OciSection, linux_capabilities, linux_resource_limits, parse_oci_defaults
 from .environment import HelperEnvironment, HostFactError
 
 __all__ = ["RUNTIMES", "SECTIONS", "format_capabilities", "format_resource_limits", "oci_defaults_helpers"]
@@ -63,7 +63,7 @@ def format_resource_limits(runtime: str, limits: Mapping[str, tuple[int, int]], 
 _OCI = Signature("oci_defaults", ("runtime", "value"))
 
 
-def _validate(params: list[Param], section: str) -> Any:
+def _validate(params: list[Param], section: str) -> OciSection:
     param = params[1]
     if param.value is None:
         raise _OCI.fail(params, 1, f"expected the {section} object, got null")
@@ -85,10 +85,10 @@ def make_oci_defaults(env: HelperEnvironment) -> Helper:
         section = path.rpartition(".")[2]
         if section not in SECTIONS:
             raise _OCI.fail(params, 1, f"invalid OCI spec section {section!r}, expected one of {', '.join(SECTIONS)}")
-        model = _validate(params, section)
+        parsed = _validate(params, section)
         if section == "capabilities":
-            return format_capabilities(runtime, model.capabilities or {})
-        limits = {name: (limit.hard_limit, limit.soft_limit) for name, limit in (model.resource_limits or {}).items()}
+            return format_capabilities(runtime, cast(dict[str, bool], parsed))
+        limits = cast(dict[str, tuple[int, int]], parsed)
         try:
             efa = env.efa_attached()
         except HostFactError as exc:
