@@ -861,7 +861,7 @@ class Boot:
         self.first_boot = not sandbox.datastore.exists()
         note = prepare(sandbox, user_data)
         self.results.append(StepResult("prepare", "-", "ok", 0.0, time.perf_counter() - self.t0, note))
-        env = self.env = child_env(sandbox)
+        self.env = child_env(sandbox)
         with sandbox.boot_log.open("a", encoding="utf-8") as log_file:
             log_file.write(f"=== thar-boot {time.strftime('%Y-%m-%dT%H:%M:%S')} {sandbox.variant_id}\n")
 
@@ -871,15 +871,12 @@ class Boot:
 
             service = next((s for s in self.steps if s.service and installed(s.module)), None)
             if service is not None and self.steps.index(service) > 0:
-                with _SIGNALS.deferred():
-                    self.apiserver = Apiserver(sandbox, service, env, held=True)
-                self.apiserver_start = self.apiserver.started - self.t0
+                self.apiserver_start = self.start_apiserver(service, held=True).started - self.t0
                 for i, step in enumerate(self.steps):
                     if step.early and installed(step.module) and step.skip(sandbox) is None:
-                        with _SIGNALS.deferred():
-                            self.early[i] = Running.spawn(step, sandbox, env, log)
+                        self.spawn(i, step, log)
             for i, step in enumerate(self.steps):
-                self.run_one(i, step, env, log)
+                self.run_one(i, step, log)
         if self.apiserver is not None:
             self.apiserver.wait_ready()
         self.total = time.perf_counter() - self.t0
@@ -908,10 +905,22 @@ class Boot:
                 continue
             if step.service or not step.prestart or not installed(step.module) or step.skip(self.sandbox) is not None:
                 continue
-            with _SIGNALS.deferred():
-                self.early[following] = Running.spawn(step, self.sandbox, self.env, log, held=True)
+            self.spawn(following, step, log, held=True)
 
-    def run_one(self, index: int, step: Step, env: dict[str, str], log: Callable[[str], None]) -> None:
+    def spawn(self, index: int, step: Step, log: Callable[[str], None], held: bool = False) -> Running:
+        """Start ``step``'s process and record it in ``early``, where an interrupted boot's
+        clean-up finds it; the two in one piece (see ``_Deferral``)."""
+        with _DEFERRAL.deferred():
+            running = self.early[index] = Running.spawn(step, self.sandbox, self.env, log, held=held)
+        return running
+
+    def start_apiserver(self, step: Step, held: bool = False) -> Apiserver:
+        """Start the apiserver and record it, in one piece (see ``_Deferral``)."""
+        with _DEFERRAL.deferred():
+            apiserver = self.apiserver = Apiserver(self.sandbox, step, self.env, held=held)
+        return apiserver
+
+    def run_one(self, index: int, step: Step, log: Callable[[str], None]) -> None:
         # The later steps due are started (held) once this one runs: not before, which would
         # delay it by their spawning. A step's process stays in ``early`` until it has ended, so
         # that an interrupted boot (``stop_early``) kills whatever is still running.
@@ -933,17 +942,16 @@ class Boot:
                 self.prestart(index, log)
                 return
             if step.service:
-                if self.apiserver is None:
-                    with _SIGNALS.deferred():
-                        self.apiserver = Apiserver(self.sandbox, step, env)
+                apiserver = self.apiserver
+                if apiserver is None:
+                    apiserver = self.start_apiserver(step)
                     self.apiserver_start = start
-                self.apiserver.release()
+                apiserver.release()
                 self.results.append(StepResult(step.name, step.unit, "ok", start, 0.0))
                 self.prestart(index, log)
                 return
             if running is None:
-                with _SIGNALS.deferred():
-                    running = self.early[index] = Running.spawn(step, self.sandbox, env, log)
+                running = self.spawn(index, step, log)
             else:
                 running.release()
                 start = running.started - self.t0
@@ -1017,7 +1025,7 @@ class _Deferral:
             raise Interrupted(signum)
 
 
-_SIGNALS = _Deferral()
+_DEFERRAL = _Deferral()
 
 
 class _Signals:
@@ -1039,8 +1047,8 @@ class _Signals:
             self.forward_to.signal(signal.SIGTERM)
         elif self.mode == "interrupt":
             self.mode = "ignore"
-            if _SIGNALS.depth:
-                _SIGNALS.pending = signum
+            if _DEFERRAL.depth:
+                _DEFERRAL.pending = signum
             else:
                 raise Interrupted(signum)
 
@@ -1097,7 +1105,7 @@ def boot(sandbox: Sandbox, user_data: Path | None = None, serve: bool = True) ->
         return 1
     finally:
         signals.mode = "ignore"
-        _SIGNALS.pending = None
+        _DEFERRAL.pending = None
         run.stop_early()
         if run.apiserver is not None:
             run.apiserver.stop()
