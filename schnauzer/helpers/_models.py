@@ -21,7 +21,8 @@ __all__ = [
     "linux_capabilities",
     "linux_resource_limits",
     "parse_etc_hosts_entries",
-    "parse_oci_defaults",
+    "parse_oci_capabilities",
+    "parse_oci_resource_limits",
 ]
 
 
@@ -91,58 +92,59 @@ def linux_resource_limits() -> Mapping[str, str]:
     return LINUX_RESOURCE_LIMITS
 
 
-OciSection = dict[str, bool] | dict[str, tuple[int, int]]
-"""A parsed oci-defaults section: capabilities as name -> enabled, resource-limits as
-name -> (hard, soft) with ``unlimited`` as -1."""
+def parse_oci_capabilities(value: Any, root: str) -> dict[str, bool]:
+    """``settings.oci-defaults.capabilities`` as ``OciDefaultsV1`` validates it: name -> enabled.
 
-
-def parse_oci_defaults(section: str, value: Any, root: str) -> OciSection:
-    """``settings.oci-defaults`` holding only ``section``, as ``OciDefaultsV1`` validates it.
-
-    Values already in the model's stored form (what the API serves: known names, booleans,
-    ``{hard-limit, soft-limit}`` integers in range) are taken as they are, without loading the
-    model; anything else goes through the model, which normalises it or rejects it. Errors read
-    ``<root>.<section>.<key> = <value>: <rule>``, joined by ``; ``.
+    A map of known names to booleans (the stored form, what the API serves) is taken as it is,
+    without loading the model; anything else goes through the model, which rejects it. Errors
+    read ``<root>.capabilities.<key> = <value>: <rule>``, joined by ``; ``.
     """
-    plain = _plain_oci_section(section, value)
-    if plain is not None:
-        return plain
+    from models.modeled_types.oci_rules import LINUX_CAPABILITIES
+
+    if isinstance(value, dict) and all(
+        name in LINUX_CAPABILITIES and isinstance(on, bool) for name, on in value.items()
+    ):
+        return dict(value)
+    return dict(_oci_model("capabilities", value, root).capabilities or {})
+
+
+def parse_oci_resource_limits(value: Any, root: str) -> dict[str, tuple[int, int]]:
+    """``settings.oci-defaults.resource-limits`` as ``OciDefaultsV1`` validates it:
+    name -> (hard, soft), ``unlimited`` as -1.
+
+    A map of known names to ``{hard-limit, soft-limit}`` is checked with the model's own rlimit
+    rule without loading the model; anything else goes through the model, which rejects it.
+    Errors read ``<root>.resource-limits.<key>… = <value>: <rule>``, joined by ``; ``.
+    """
+    from models.modeled_types.oci_rules import LINUX_RESOURCE_LIMITS, validate_limit
+
+    if isinstance(value, dict):
+        limits: dict[str, tuple[int, int]] = {}
+        for name, limit in value.items():
+            if name not in LINUX_RESOURCE_LIMITS or not isinstance(limit, dict) or limit.keys() != _LIMIT_FIELDS:
+                break
+            try:
+                limits[name] = (validate_limit(limit["hard-limit"]), validate_limit(limit["soft-limit"]))
+            except ValueError:
+                break
+        else:
+            return limits
+    model = _oci_model("resource-limits", value, root)
+    return {name: (limit.hard_limit, limit.soft_limit) for name, limit in (model.resource_limits or {}).items()}
+
+
+_LIMIT_FIELDS = {"hard-limit", "soft-limit"}
+
+
+def _oci_model(section: str, value: Any, root: str) -> Any:
+    """``settings.oci-defaults`` holding only ``section``, validated as ``OciDefaultsV1``; a
+    ValueError with the model's errors."""
     from pydantic import ValidationError
 
     from models.errors import format_errors
     from models.settings.oci_defaults import OciDefaultsV1
 
     try:
-        model = OciDefaultsV1.model_validate({section: value})
+        return OciDefaultsV1.model_validate({section: value})
     except ValidationError as exc:
         raise ValueError("; ".join(format_errors(exc, root=root, model=OciDefaultsV1))) from None
-    if section == "capabilities":
-        return dict(model.capabilities or {})
-    return {name: (limit.hard_limit, limit.soft_limit) for name, limit in (model.resource_limits or {}).items()}
-
-
-def _plain_oci_section(section: str, value: Any) -> OciSection | None:
-    """``value`` parsed when it is in the model's stored form; None to let the model decide."""
-    from models.modeled_types.oci_rules import LINUX_CAPABILITIES, LINUX_RESOURCE_LIMITS, validate_limit
-
-    if not isinstance(value, dict):
-        return None
-    if section == "capabilities":
-        if all(name in LINUX_CAPABILITIES and isinstance(on, bool) for name, on in value.items()):
-            return dict(value)
-        return None
-    limits: dict[str, tuple[int, int]] = {}
-    for name, limit in value.items():
-        if name not in LINUX_RESOURCE_LIMITS or not isinstance(limit, dict) or limit.keys() != _LIMIT_FIELDS:
-            return None
-        hard, soft = limit["hard-limit"], limit["soft-limit"]
-        if isinstance(hard, str) or isinstance(soft, str):  # "unlimited" is normalised by the model
-            return None
-        try:
-            limits[name] = (validate_limit(hard), validate_limit(soft))
-        except ValueError:
-            return None
-    return limits
-
-
-_LIMIT_FIELDS = {"hard-limit", "soft-limit"}

@@ -3,7 +3,8 @@
 ``{{oci_defaults "containerd" settings.oci-defaults.capabilities}}`` writes one section of the
 container runtime's default OCI spec. The section is the last ``.`` segment of the second
 parameter's path *as written* in the template (``capabilities`` or ``resource-limits``); the
-value is validated with the settings model's ``OciDefaultsV1``.
+value is validated as the settings model's ``OciDefaultsV1`` does (the model itself is loaded
+only for a value not in its stored form).
 
 * capabilities: the enabled ones as ``"CAP_…"``, sorted, joined by ``,\\n`` (J); docker gets
   ``[J]``, containerd gets its bounding/effective/permitted lists.
@@ -16,12 +17,12 @@ value is validated with the settings model's ``OciDefaultsV1``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any, cast
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
 from ..helper_api import Helper, HelperError, HelperKind, Param
 from ._common import Signature
-from ._models import OciSection, linux_capabilities, linux_resource_limits, parse_oci_defaults
+from ._models import linux_capabilities, linux_resource_limits, parse_oci_capabilities, parse_oci_resource_limits
 from .environment import HelperEnvironment, HostFactError
 
 __all__ = ["RUNTIMES", "SECTIONS", "format_capabilities", "format_resource_limits", "oci_defaults_helpers"]
@@ -61,14 +62,15 @@ def format_resource_limits(runtime: str, limits: Mapping[str, tuple[int, int]], 
 
 
 _OCI = Signature("oci_defaults", ("runtime", "value"))
+T = TypeVar("T")
 
 
-def _validate(params: list[Param], section: str) -> OciSection:
+def _validate(params: list[Param], section: str, parse: Callable[[Any, str], T]) -> T:
     param = params[1]
     if param.value is None:
         raise _OCI.fail(params, 1, f"expected the {section} object, got null")
     try:
-        return parse_oci_defaults(section, param.value, root=(param.path or "").rpartition(".")[0] or "value")
+        return parse(param.value, (param.path or "").rpartition(".")[0] or "value")
     except ValueError as exc:
         raise _OCI.fail(params, 1, str(exc)) from None
 
@@ -85,10 +87,9 @@ def make_oci_defaults(env: HelperEnvironment) -> Helper:
         section = path.rpartition(".")[2]
         if section not in SECTIONS:
             raise _OCI.fail(params, 1, f"invalid OCI spec section {section!r}, expected one of {', '.join(SECTIONS)}")
-        parsed = _validate(params, section)
         if section == "capabilities":
-            return format_capabilities(runtime, cast(dict[str, bool], parsed))
-        limits = cast(dict[str, tuple[int, int]], parsed)
+            return format_capabilities(runtime, _validate(params, section, parse_oci_capabilities))
+        limits = _validate(params, section, parse_oci_resource_limits)
         try:
             efa = env.efa_attached()
         except HostFactError as exc:

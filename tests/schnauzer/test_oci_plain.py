@@ -1,6 +1,6 @@
-"""The oci_defaults helper takes values already in the model's stored form without loading the
-model: what it parses that way must be exactly what the model gives, and whatever the plain path
-declines must still be decided (normalised or rejected) by the model."""
+"""The oci_defaults helper parses its value without loading the settings model when it can: what
+it gives must be exactly what the model gives, and what the model rejects it must reject with the
+model's errors."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from models.modeled_types.oci_rules import I64_MAX, LINUX_CAPABILITIES, LINUX_RESOURCE_LIMITS
 from models.settings.oci_defaults import OciDefaultsV1
-from schnauzer.helpers._models import _plain_oci_section, parse_oci_defaults
+from schnauzer.helpers._models import parse_oci_capabilities, parse_oci_resource_limits
 
 CAPABILITY = st.sampled_from(sorted(LINUX_CAPABILITIES))
 LIMIT_TYPE = st.sampled_from(sorted(LINUX_RESOURCE_LIMITS))
@@ -49,35 +49,28 @@ resource_limits = st.dictionaries(st.one_of(LIMIT_TYPE, st.text(max_size=8)), li
 
 
 @given(st.one_of(capabilities, ANY_VALUE))
-def test_plain_capabilities_are_the_models(value: Any) -> None:
-    plain = _plain_oci_section("capabilities", value)
-    if plain is not None:
-        assert plain == by_model("capabilities", value)
-        assert list(plain) == list(by_model("capabilities", value))
+def test_capabilities_are_the_models(value: Any) -> None:
     if model_accepts("capabilities", value):
-        assert parse_oci_defaults("capabilities", value, "settings.oci-defaults") == by_model("capabilities", value)
+        parsed = parse_oci_capabilities(value, "settings.oci-defaults")
+        assert list(parsed.items()) == list(by_model("capabilities", value).items())
     else:
         with pytest.raises(ValueError, match=r"settings\.oci-defaults\.capabilities"):
-            parse_oci_defaults("capabilities", value, "settings.oci-defaults")
+            parse_oci_capabilities(value, "settings.oci-defaults")
 
 
 @given(st.one_of(resource_limits, ANY_VALUE))
-def test_plain_resource_limits_are_the_models(value: Any) -> None:
-    plain = _plain_oci_section("resource-limits", value)
-    if plain is not None:
-        assert list(plain.items()) == list(by_model("resource-limits", value).items())
+def test_resource_limits_are_the_models(value: Any) -> None:
     if model_accepts("resource-limits", value):
-        expected = by_model("resource-limits", value)
-        assert parse_oci_defaults("resource-limits", value, "settings.oci-defaults") == expected
+        parsed = parse_oci_resource_limits(value, "settings.oci-defaults")
+        assert list(parsed.items()) == list(by_model("resource-limits", value).items())
     else:
         with pytest.raises(ValueError, match=r"settings\.oci-defaults\.resource-limits"):
-            parse_oci_defaults("resource-limits", value, "settings.oci-defaults")
+            parse_oci_resource_limits(value, "settings.oci-defaults")
 
 
-def test_unlimited_is_left_to_the_model_which_stores_minus_one() -> None:
+def test_unlimited_is_stored_as_minus_one() -> None:
     value = {"max-open-files": {"hard-limit": "unlimited", "soft-limit": 10}}
-    assert _plain_oci_section("resource-limits", value) is None
-    assert parse_oci_defaults("resource-limits", value, "r") == {"max-open-files": (-1, 10)}
+    assert parse_oci_resource_limits(value, "r") == {"max-open-files": (-1, 10)}
 
 
 def test_rendering_stored_oci_defaults_does_not_load_the_model(tmp_path: Path) -> None:
@@ -86,7 +79,10 @@ def test_rendering_stored_oci_defaults_does_not_load_the_model(tmp_path: Path) -
     settings = {
         "oci-defaults": {
             "capabilities": {"chown": True, "kill": True, "sys-admin": False},
-            "resource-limits": {"max-open-files": {"hard-limit": 1048576, "soft-limit": 65536}},
+            "resource-limits": {
+                "max-open-files": {"hard-limit": 1048576, "soft-limit": 65536},
+                "max-processes": {"hard-limit": "unlimited", "soft-limit": -1},
+            },
         }
     }
     script = f"""
@@ -105,4 +101,5 @@ print(sorted(m for m in sys.modules if m.split(".")[0] in ("pydantic", "pydantic
     rendered, _, loaded = result.stdout.rstrip("\n").rpartition("\n")
     assert '"CAP_CHOWN",' in rendered and "CAP_SYS_ADMIN" not in rendered
     assert '"nofile":{ "Name": "nofile", "Hard": 1048576, "Soft": 65536 }' in rendered
+    assert '"nproc":{ "Name": "nproc", "Hard": -1, "Soft": -1 }' in rendered
     assert loaded == "[]"
