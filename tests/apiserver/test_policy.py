@@ -7,11 +7,9 @@ boundary (``peer_injecting_apiserver.py``), which any machine can run."""
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -114,28 +112,13 @@ def open_server(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Poli
     yield from _serve(tmp_path, None, request.param)
 
 
-class _UnixConnection(http.client.HTTPConnection):
-    def __init__(self, path: Path) -> None:
-        super().__init__("localhost", timeout=30)
-        self.path = path
-
-    def connect(self) -> None:
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.connect(str(self.path))
-
-
 def send_injected(
     server: PolicyServer, uid: int, gid: int, method: str, uri: str, body: str | None = None
 ) -> tuple[int, str]:
     """One request from this process, with ``uid``/``gid`` injected as the caller."""
-    connection = _UnixConnection(server.socket_path)
-    try:
-        headers = {HEADER: f"{uid},{gid}", "Content-Type": "application/json"}
-        connection.request(method, uri, body=None if body is None else body.encode(), headers=headers)
-        response = connection.getresponse()
-        return response.status, response.read().decode()
-    finally:
-        connection.close()
+    headers = {HEADER: f"{uid},{gid}", "Content-Type": "application/json"}
+    response = server.client().request(method, uri, body, headers)
+    return response.status, response.text
 
 
 def send_as(
