@@ -365,10 +365,6 @@ class Controller:
         self._advance(commit)
         return sorted(key.name for key in changes)
 
-    def response_cache(self) -> dict[str, bytes]:
-        """Serialized responses valid for the current generation."""
-        return self.snapshot.cache
-
 
 def _data_key(name: str) -> Key:
     try:

@@ -214,10 +214,6 @@ class Sandbox:
     def timeline(self) -> Path:
         return self.run_dir / "boot-timeline.json"
 
-    @property
-    def restarts_log(self) -> Path:
-        return self.run_dir / "restarts.log"
-
 
 def read_variant_id(os_release: Path) -> str | None:
     """``VARIANT_ID`` of an os-release file; None when the file or the field is missing."""

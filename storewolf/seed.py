@@ -106,10 +106,6 @@ class Seeded:
     metadata: set[tuple[Key, Key]] = field(default_factory=set)  # (data key, metadata key)
     other: set[Key] = field(default_factory=set)
 
-    @property
-    def wrote_anything(self) -> bool:
-        return bool(self.created or self.settings or self.metadata or self.other)
-
 
 def seed(
     base_path: str | os.PathLike[str],
