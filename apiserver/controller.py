@@ -37,16 +37,18 @@ from .errors import (
     CommitWithNoPending,
     DataStoreFailed,
     EmptyInput,
+    InvalidInput,
     JsonDeserialize,
     KeypairModelMismatch,
     MetadataNotJson,
+    NotASetting,
     NotFoundInDatastore,
     OsReleaseFailed,
     SerdeFailed,
-    SerializeFailed,
     SplitFailed,
+    write_failed,
 )
-from .staging import REMOVALS, Guard, pending_changes, staged_removals
+from .staging import REMOVALS, Guard, pending_changes, settings_key, staged_removals
 
 __all__ = ["Controller", "Snapshot", "check_prefix", "type_keypair_value"]
 
@@ -86,7 +88,8 @@ def type_keypair_value(text: str) -> bool | int | float | str:
     stripped = text.strip(_JSON_WS)
     if stripped in ("true", "false"):
         return stripped == "true"
-    if _JSON_INTEGER.fullmatch(stripped) and -(2**63) <= int(stripped) <= 2**64 - 1:
+    # (at most 20 digits: longer literals are out of range, and int() refuses thousands of them)
+    if len(stripped) <= 21 and _JSON_INTEGER.fullmatch(stripped) and -(2**63) <= int(stripped) <= 2**64 - 1:
         return int(stripped)
     if _JSON_NUMBER.fullmatch(stripped):
         value = float(stripped)
@@ -133,10 +136,16 @@ class Controller:
             found: dict[Key, str] = {}
             for name in keys:
                 key = _data_key(name)
-                if key.name in snapshot.values:
-                    found[key] = snapshot.values[key.name]
-                elif any(other.startswith(key.name + ".") for other in snapshot.values):
-                    raise DataStoreFailed("get_key", f"Reading key '{key.name}' failed: Is a directory (os error 21)")
+                # Used verbatim, as Bottlerocket does (`motd` finds nothing). Where Bottlerocket answers
+                # 500 (a key outside `settings.` that exists, a map: "Is a directory"), thar answers 400.
+                value = snapshot.values.get(key.name)
+                is_map = value is None and any(other.startswith(key.name + ".") for other in snapshot.values)
+                if (value is not None or is_map) and key.segments[0] != "settings":
+                    raise NotASetting(name, "is not under 'settings.'")
+                if is_map:
+                    raise NotASetting(name, f"is a map of settings, not a single one: use prefix={name} for a subtree")
+                if value is not None:
+                    found[key] = value
             return _nest(found, "settings")
         if prefix is not None:
             if prefix == "":
@@ -174,17 +183,26 @@ class Controller:
             if resolved is not None:
                 pairs = snapshot.matching(resolved)
                 if pairs:
-                    model[name] = self._area(pairs, name)
+                    model[name] = self._area(pairs, name, resolved)
         if check_prefix(prefix, OS) is not None:
             model["os"] = self._os_filtered(prefix)
         return model
 
-    def _area(self, pairs: dict[Key, str], name: str) -> dict[str, Any]:
+    def _area(self, pairs: dict[Key, str], name: str, prefix: str | None = None) -> dict[str, Any]:
+        """The area's entries from ``pairs``, each checked against its model. With ``prefix`` (what
+        selected the pairs): a prefix that reaches inside an entry (``services.chronyd.r``) selects
+        part of one, which is refused (400; thar: Bottlerocket fails to deserialize it, 500)."""
         nested = _nest(pairs, name)
-        if name == "services":
-            _check_entries(nested, Service, "services")
-        elif name == "configuration-files":
-            _check_entries(nested, ConfigurationFile, "configuration files")
+        try:
+            if name == "services":
+                _check_entries(nested, Service, "services")
+            elif name == "configuration-files":
+                _check_entries(nested, ConfigurationFile, "configuration files")
+        except SerdeFailed:
+            entry, dot, inside = (prefix or "").removeprefix(name + ".").partition(".")
+            if prefix is None or not prefix.startswith(name + ".") or not (dot and inside):
+                raise
+            raise InvalidInput("prefix", f"a prefix of whole entries (such as '{name}.{entry}')", prefix) from None
         return nested
 
     def get_os(self, prefix: str | None = None) -> dict[str, Any]:
@@ -217,13 +235,17 @@ class Controller:
         dotted = area + "."
         if names is not None:
             result: dict[str, Any] = {}
+            if "" in names:  # thar: Bottlerocket's raw prefix `services.` matches every entry (500)
+                raise InvalidInput("names", "a list of names without empty ones", ",".join(names))
             for name in names:
-                pairs = snapshot.matching(dotted + name)
+                # The entry's own keys: a name that is a string prefix of others (`nt`, `ntp`)
+                # matches nothing (thar: Bottlerocket matches both and answers 500).
+                pairs = snapshot.matching(dotted + name + ".")
                 if not pairs:
                     raise NotFoundInDatastore(dotted + name)
                 nested = self._area(pairs, area)
-                if list(nested) != [name]:
-                    raise SerdeFailed(area, f"'{dotted + name}' matches {sorted(nested)}")
+                if list(nested) != [name]:  # `a.b` reached into entry `a`: there is no entry `a.b`
+                    raise NotFoundInDatastore(dotted + name)
                 result[name] = nested[name]
             return result
         if prefix is not None:
@@ -233,7 +255,7 @@ class Controller:
                 prefix = dotted + prefix
             resolved = check_prefix(prefix, dotted)
             pairs = snapshot.matching(resolved) if resolved is not None else {}
-            return self._area(pairs, area) if pairs else {}
+            return self._area(pairs, area, resolved) if pairs else {}
         pairs = snapshot.matching(dotted)
         if not pairs:
             raise NotFoundInDatastore(area)
@@ -296,6 +318,8 @@ class Controller:
                 raise BadPrefix(name, exc) from None
             if key.segments[0] != "settings":
                 key = Key.from_segments(("settings", *key.segments))
+            elif len(key.segments) == 1:
+                raise KeypairModelMismatch(f"'{name}' is the whole settings object, not a setting")
             leaves[key] = type_keypair_value(raw)
         body: dict[str, Any] = {}
         for key, value in leaves.items():
@@ -319,14 +343,27 @@ class Controller:
         dumped = settings.model_dump(mode="json", by_alias=True, exclude_none=True)
         try:
             pairs = to_pairs_with_prefix("settings", dumped)
-        except DatastoreError as exc:
-            raise SerializeFailed("Settings", exc) from exc
+        except DatastoreError as exc:  # a map key that cannot be a key segment (thar: 400, not 500)
+            raise JsonDeserialize(str(exc)) from None
         if guard is not None:
             guard(pairs)
         try:
-            self.datastore.set_keys(pairs, Pending(tx))
+            self.datastore.stage(tx, pairs)
         except DatastoreError as exc:
-            raise DataStoreFailed("set_keys", exc) from exc
+            raise write_failed("set_keys", exc) from exc
+
+    def settings_to_reset(self, names: list[str]) -> list[Key]:
+        """The keys ``DELETE /settings?keys=`` names (``motd`` is ``settings.motd``); each must be
+        under a setting of the variant's model, else ``NotASetting`` (``os.arch`` is not one)."""
+        known = sorted(field.alias or name for name, field in self.variant.settings_model.model_fields.items())
+        keys = [settings_key(name) for name in names]
+        for name, key in zip(names, keys, strict=True):
+            if len(key.segments) > 1 and key.segments[1] not in known:
+                top = key.segments[1]
+                raise NotASetting(
+                    name, f"is not one: '{top}' is not a setting of this variant (known: {', '.join(known)})"
+                )
+        return keys
 
     def delete_transaction(self, tx: str, guard: Guard | None = None) -> list[str]:
         try:
@@ -334,7 +371,7 @@ class Controller:
                 guard([*self.datastore.get_prefix(SETTINGS, Pending(tx)), *(staged_removals(self.datastore, tx) or [])])
             return sorted(key.name for key in self.datastore.delete_transaction(tx) if key != REMOVALS)
         except DatastoreError as exc:
-            raise DataStoreFailed("delete_pending", exc) from exc
+            raise write_failed("delete_pending", exc) from exc
 
     def commit(self, tx: str, caller: Caller | None, guard: Guard | None = None) -> list[str]:
         """Commit ``tx`` atomically (its values and staged removals); the snapshot moves to the
@@ -350,7 +387,7 @@ class Controller:
                 return []
             commit = self.datastore.commit_changes(changes, tx, caller, drop_transaction=True)
         except DatastoreError as exc:
-            raise DataStoreFailed("commit", exc) from exc
+            raise write_failed("commit", exc) from exc
         self._advance(commit)
         return sorted(key.name for key in changes)
 
@@ -361,7 +398,7 @@ class Controller:
         try:
             commit = self.datastore.commit_changes(changes, tx, caller)
         except DatastoreError as exc:
-            raise DataStoreFailed("commit", exc) from exc
+            raise write_failed("commit", exc) from exc
         self._advance(commit)
         return sorted(key.name for key in changes)
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from http import HTTPStatus
 
+from datastore import DatastoreError, OutOfSpace
+
 __all__ = [
     "STATUS",
     "ApiError",
@@ -21,13 +23,16 @@ __all__ = [
     "EmptyInput",
     "Forbidden",
     "GenerationNotFound",
+    "InsufficientStorage",
     "InvalidInput",
     "JsonDeserialize",
     "JsonPatchFailed",
     "KeypairModelMismatch",
     "MetadataNotJson",
     "MissingInput",
+    "NotASetting",
     "NotFoundInDatastore",
+    "NotUtf8",
     "NothingToConfirm",
     "OsReleaseFailed",
     "PayloadTooLarge",
@@ -35,6 +40,7 @@ __all__ = [
     "SerdeFailed",
     "SerializeFailed",
     "SplitFailed",
+    "write_failed",
 ]
 
 
@@ -100,6 +106,24 @@ class InvalidInput(ApiError):
         super().__init__(f"Input '{name}' must be {expected}, not '{given}'")
 
 
+class NotUtf8(ApiError):
+    """A query parameter's percent-escapes decode to bytes that are not UTF-8 (thar: 400)."""
+
+    def __init__(self, name: str, sent: str, byte: int, offset: int) -> None:
+        shown = sent if len(sent) <= 60 else sent[:60] + "…"
+        super().__init__(
+            f"Input '{name}' is not valid UTF-8 once percent-decoded: '{shown}' (byte 0x{byte:02X} at offset {offset})"
+        )
+
+
+class NotASetting(ApiError):
+    """``keys`` names something that is not a single setting (thar: 400 where Bottlerocket has
+    500 or does nothing)."""
+
+    def __init__(self, name: str, detail: str) -> None:
+        super().__init__(f"Input 'keys' must name settings, and '{name}' {detail}")
+
+
 class JsonPatchFailed(ApiError):
     """A JSON Patch (RFC 6902) body is malformed or cannot be applied to the current settings."""
 
@@ -141,6 +165,17 @@ class CommitWithNoPending(ApiError):
 class DataStoreFailed(ApiError):
     def __init__(self, op: str, error: Exception | str) -> None:
         super().__init__(f"Data store error during {op}: {error}")
+
+
+class InsufficientStorage(DataStoreFailed):
+    """The datastore's filesystem is full; the write was undone, nothing changed (thar: 507)."""
+
+
+def write_failed(op: str, error: DatastoreError) -> DataStoreFailed:
+    """The error for a datastore write that failed: 507 when the disk is full, else 500."""
+    if isinstance(error, OutOfSpace):
+        return InsufficientStorage(op, error)
+    return DataStoreFailed(op, error)
 
 
 class SerdeFailed(ApiError):
@@ -185,6 +220,8 @@ STATUS: dict[type[ApiError], HTTPStatus] = {
     ContentTypeError: HTTPStatus.BAD_REQUEST,
     InvalidInput: HTTPStatus.BAD_REQUEST,
     JsonPatchFailed: HTTPStatus.BAD_REQUEST,
+    NotUtf8: HTTPStatus.BAD_REQUEST,
+    NotASetting: HTTPStatus.BAD_REQUEST,
     # 403
     Forbidden: HTTPStatus.FORBIDDEN,
     # 404
@@ -205,4 +242,6 @@ STATUS: dict[type[ApiError], HTTPStatus] = {
     OsReleaseFailed: HTTPStatus.INTERNAL_SERVER_ERROR,
     ApplierFailed: HTTPStatus.INTERNAL_SERVER_ERROR,
     RebootFailed: HTTPStatus.INTERNAL_SERVER_ERROR,
+    # 507
+    InsufficientStorage: HTTPStatus.INSUFFICIENT_STORAGE,
 }

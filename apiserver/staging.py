@@ -26,7 +26,7 @@ from datastore import (
 )
 from models import ModelError, Variant
 
-from .errors import BadKey, DataStoreFailed, EmptyInput, JsonDeserialize, JsonPatchFailed
+from .errors import BadKey, DataStoreFailed, EmptyInput, JsonDeserialize, JsonPatchFailed, write_failed
 
 __all__ = [
     "REMOVALS",
@@ -84,10 +84,11 @@ def pending_changes(datastore: DataStore, tx: str, live: Mapping[str, str]) -> d
     return pending
 
 
-def _add_removals(datastore: DataStore, tx: str, keys: Iterable[Key]) -> None:
+def _with_removals(datastore: DataStore, tx: str, keys: Iterable[Key]) -> dict[Key, str]:
+    """The removals marker of ``tx`` once ``keys`` are added to it, as a pair to stage."""
     removals = staged_removals(datastore, tx) or []
     merged = sorted({*(k.name for k in removals), *(k.name for k in keys)})
-    datastore.set_key(REMOVALS, to_json(merged), Pending(tx))
+    return {REMOVALS: to_json(merged)}
 
 
 def stage_removals(datastore: DataStore, variant: Variant, tx: str, keys: list[Key], guard: Guard | None) -> None:
@@ -102,11 +103,10 @@ def stage_removals(datastore: DataStore, variant: Variant, tx: str, keys: list[K
     restored = {key: value for key, value in defaults.items() if under(key, keys)}
     try:
         staged = datastore.get_prefix(SETTINGS, Pending(tx))
-        datastore.unset_keys([key for key in staged if under(key, keys)], Pending(tx))
-        datastore.set_keys(restored, Pending(tx))
-        _add_removals(datastore, tx, keys)
+        unset = [key for key in staged if under(key, keys)]
+        datastore.stage(tx, {**restored, **_with_removals(datastore, tx, keys)}, unset)
     except DatastoreError as exc:
-        raise DataStoreFailed("stage removals", exc) from exc
+        raise write_failed("stage removals", exc) from exc
 
 
 def current_view(datastore: DataStore, tx: str, live: Mapping[str, str]) -> dict[Key, str]:
@@ -159,10 +159,7 @@ def stage_json_patch(
     if guard is not None:
         guard([*changed, *removed])
     try:
-        if removed:
-            datastore.unset_keys(removed, Pending(tx))
-            _add_removals(datastore, tx, removed)
-        if changed:
-            datastore.set_keys(changed, Pending(tx))
+        marker = _with_removals(datastore, tx, removed) if removed else {}
+        datastore.stage(tx, {**changed, **marker}, removed)
     except DatastoreError as exc:
-        raise DataStoreFailed("stage patch", exc) from exc
+        raise write_failed("stage patch", exc) from exc

@@ -9,17 +9,19 @@ built here on top of them, so both backends behave the same.
 from __future__ import annotations
 
 import abc
+import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TypeAlias
 
-from .errors import CommitWithNoPending, InvalidTransaction, ListedKeyNotPresent
+from .errors import CommitWithNoPending, DatastoreError, InvalidTransaction, ListedKeyNotPresent
 from .journal import Caller, Change, Commit, Journal
 from .key import Key, KeyType
 
 __all__ = ["LIVE", "Committed", "DataStore", "Live", "Pending"]
 
 SETTINGS_PREFIX = "settings."
+log = logging.getLogger("thar.datastore")
 
 
 @dataclass(frozen=True)
@@ -105,8 +107,9 @@ class DataStore(abc.ABC):
         if ``changes`` cannot be applied (a key would be both a value and a prefix)."""
 
     @abc.abstractmethod
-    def _apply_live(self, changes: Mapping[Key, str | None]) -> None:
-        """Write every change to live; None removes the key."""
+    def _apply_live(self, changes: Mapping[Key, str | None], staged: object = None) -> None:
+        """Write every change to live; None removes the key. ``staged``: what ``_stage_live``
+        prepared for these changes (None: write everything directly)."""
 
     def _drop_transaction(self, tx: str) -> None:
         """``delete_transaction`` without listing what it held."""
@@ -179,6 +182,20 @@ class DataStore(abc.ABC):
             out[data_key] = values
         return out
 
+    # -- staging ------------------------------------------------------------------------------
+    def stage(self, tx: str, values: Mapping[Key, str], removed: Iterable[Key] = ()) -> None:
+        """Change the pending state of ``tx`` as one step: remove ``removed``, then set ``values``.
+
+        Either every change takes effect or none does, also when the process is killed part-way
+        (the next open puts back what the transaction held before). A transaction that did not
+        exist before and is left holding nothing is not created.
+        """
+        pending = Pending(tx)
+        for key in removed:
+            self.unset_key(key, pending)
+        for key, value in values.items():
+            self.set_key(key, value, pending)
+
     # -- commits -------------------------------------------------------------------------------
     def commit_transaction(self, tx: str, caller: Caller | None = None) -> set[Key]:
         """Commit the pending ``settings.`` keys of ``tx`` to live, atomically; return them.
@@ -205,28 +222,81 @@ class DataStore(abc.ABC):
         Either every change takes effect or none does, also across a crash: the record is
         durable before live is touched, and opening the datastore replays it. Conflicts
         (a key that would be both a value and a prefix) are found first and write nothing.
+        A commit that raises has changed nothing: live, the history and the transaction are
+        as they were. Everything that needs new room on disk (new values, the record) is
+        written before live is touched, so a full disk (``OutOfSpace``) is found while
+        nothing is yet to undo.
         """
         record = self._prepare(changes)
-        # The record is durable when this returns (the journal's own fsync); until the next
-        # checkpoint it stays "unapplied", so a crash at any later point replays it.
-        commit = self.journal.record(tx, caller, record)
+        staged = self._stage_live(changes)
+        generation = self.journal.last_generation + 1
+        detached: object = None
         try:
-            self._apply_live(changes)
+            if drop_transaction:
+                # Out of the listing before the record: once the record is durable the commit
+                # holds the values, and opening the store drops a transaction detached for a
+                # recorded generation (or puts it back when the record never was written).
+                detached = self._detach_transaction(tx, generation)
+            # The record is durable when this returns (the journal's own fsync); until the next
+            # checkpoint it stays "unapplied", so a crash at any later point replays it.
+            commit = self.journal.record(tx, caller, record)
         except BaseException:
-            self._undo(commit)
+            if detached is not None:
+                self._reattach_transaction(detached)
+            self._discard_staged(staged)
             raise
-        if drop_transaction:
-            self._drop_transaction(tx)
+        try:
+            self._apply_live(changes, staged)
+        except BaseException:
+            self._abort(commit, staged, detached)
+            raise
+        if detached is not None:
+            self._release_transaction(detached)
         if commit.generation - self._checkpointed >= self.CHECKPOINT_EVERY:
-            self.checkpoint()
+            try:
+                self.checkpoint()
+            except DatastoreError as exc:
+                # The commit is durable and applied; its "applied" mark can wait for the next
+                # checkpoint (until then, opening the store replays it, which changes nothing).
+                log.warning("Checkpoint after generation %d deferred: %s", commit.generation, exc)
         return commit
 
-    def _undo(self, commit: Commit) -> None:
-        """Put back the old values of a commit that failed part-way, then forget it. If even
-        that fails, the record stays unapplied and the next open replays it."""
-        self._apply_live({key: change.old for key, change in commit.changes.items()})
-        self._barrier()  # the old values must be on disk before the record that redoes them goes
-        self.journal.forget(commit.generation)
+    def _stage_live(self, changes: Mapping[Key, str | None]) -> object:
+        """Write, where no reader looks, whatever applying ``changes`` needs new room for;
+        return a handle for ``_apply_live``. Raise (leaving nothing behind) when it cannot."""
+        return None
+
+    def _discard_staged(self, staged: object) -> None:
+        """Remove what ``_stage_live`` wrote and ``_apply_live`` has not put in place."""
+
+    def _detach_transaction(self, tx: str, generation: int) -> object:
+        """Take ``tx`` out of the listing for the commit of ``generation``, so that it can be
+        put back (``_reattach_transaction``) or removed (``_release_transaction``); None when
+        ``tx`` has no pending state."""
+        self._drop_transaction(tx)
+        return None
+
+    def _reattach_transaction(self, detached: object) -> None:
+        """Put back a transaction ``_detach_transaction`` took away."""
+
+    def _release_transaction(self, detached: object) -> None:
+        """Remove for good a transaction ``_detach_transaction`` took away."""
+
+    def _abort(self, commit: Commit, staged: object, detached: object) -> None:
+        """Put back the old values of a commit that failed part-way, its transaction, then
+        forget it. If even that fails, the record stays unapplied and the next open replays
+        it (logged: the failure is then not clean)."""
+        try:
+            self._apply_live({key: change.old for key, change in commit.changes.items()}, None)
+            self._discard_staged(staged)
+            if detached is not None:
+                self._reattach_transaction(detached)
+            self._barrier()  # the old values must be on disk before the record that redoes them goes
+            self.journal.forget(commit.generation)
+        except BaseException as exc:
+            log.error("Generation %d failed and could not be undone (%s); it is replayed at the next open",
+                      commit.generation, exc)  # fmt: skip
+            raise
 
     def _replay(self) -> None:
         """Finish commits that were interrupted: re-apply every unapplied record in order."""
@@ -236,22 +306,11 @@ class DataStore(abc.ABC):
             return
         self._before_replay()
         for commit in records:
-            self._apply_live({key: change.new for key, change in commit.changes.items()})
-            self._drop_if_leftover(commit)
+            self._apply_live({key: change.new for key, change in commit.changes.items()}, None)
         self.checkpoint()
 
     def _before_replay(self) -> None:
         """Clean up what an interrupted commit may have left behind (backend-specific)."""
-
-    def _drop_if_leftover(self, commit: Commit) -> None:
-        # The commit may have died before dropping its transaction. Drop it only if it still
-        # holds exactly what was committed; anything else was staged afterwards and is kept.
-        if commit.transaction not in self.list_transactions():
-            return
-        pending = self.get_prefix(SETTINGS_PREFIX, Pending(commit.transaction))
-        committed = {key: change.new for key, change in commit.changes.items() if change.new is not None}
-        if pending == committed:
-            self.delete_transaction(commit.transaction)
 
     # -- history --------------------------------------------------------------------------------
     def history(self, limit: int | None = None, before: int | None = None, prefix: str | None = None) -> list[Commit]:

@@ -9,6 +9,7 @@ builds its message in ``__init__``; the texts of key errors are Bottlerocket's.
     │   └── KeyTooLong        a key name is longer than 255 bytes
     ├── InvalidTransaction    a transaction name cannot be used (it is empty)
     ├── KeyRead / KeyWrite    reading or writing a key's file failed
+    │   └── OutOfSpace        the datastore's filesystem is full (nothing was changed)
     ├── KeyConflict           a key would be both a value and a prefix of other keys
     ├── ListedKeyNotPresent   a key vanished between listing and reading
     ├── PathTraversal         a computed path escapes the datastore
@@ -37,6 +38,7 @@ __all__ = [
     "KeyTooLong",
     "KeyWrite",
     "ListedKeyNotPresent",
+    "OutOfSpace",
     "PathTraversal",
     "Serialization",
     "VersionError",
@@ -88,6 +90,17 @@ class KeyWrite(DatastoreError):
     def __init__(self, key: str, path: Path | str, reason: str) -> None:
         self.key, self.path = key, Path(path)
         super().__init__(f"Writing key '{key}' failed: {reason} ({path})")
+
+
+class OutOfSpace(KeyWrite):
+    """The datastore's filesystem has no room (ENOSPC, EDQUOT, or SQLite's "disk is full") for a
+    write. Raised only where the operation was undone first: the datastore is as it was."""
+
+    def __init__(self, what: str, path: Path | str, reason: str) -> None:
+        self.key, self.path = what, Path(path)
+        DatastoreError.__init__(
+            self, f"No space left on the datastore's filesystem for {what} ({reason}, {path}); nothing was changed"
+        )
 
 
 class KeyConflict(DatastoreError):

@@ -15,7 +15,9 @@ Beyond Bottlerocket: files outside commits are replaced by writing a temporary f
 renaming it; a dropped transaction is renamed away before it is removed; and commits go
 through the journal (``base.DataStore.commit_changes``): one fsync of the journal per
 commit, then live files rewritten in place (a cut-short write is redone from the journal),
-with ``syncfs(2)`` of the datastore's filesystem only at checkpoints. Temporary names contain
+with ``syncfs(2)`` of the datastore's filesystem only at checkpoints. A staging step (``stage``)
+first records what the transaction held in ``pending/.~undo-<hex>``; a step cut short is undone
+from it when the store is opened. Temporary names contain
 ``~``, which no encoded key contains, so listings (thar's and Bottlerocket's) never see them.
 """
 
@@ -23,19 +25,30 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import errno
 import functools
+import json
 import os
 import queue
 import re
 import secrets
 import shutil
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from urllib.parse import unquote_to_bytes
 
 from .base import LIVE, Committed, DataStore, Live, Pending
-from .errors import Corruption, InvalidKey, KeyConflict, KeyRead, KeyWrite, ListedKeyNotPresent, PathTraversal
+from .errors import (
+    Corruption,
+    InvalidKey,
+    KeyConflict,
+    KeyRead,
+    KeyWrite,
+    ListedKeyNotPresent,
+    OutOfSpace,
+    PathTraversal,
+)
 from .journal import JOURNAL_FILE, Change, Journal
 from .key import Key, KeyType, _trusted, quote_segment, valid_segment
 
@@ -44,6 +57,10 @@ __all__ = ["FilesystemDataStore", "decode_segment", "encode_segment"]
 _LITERAL = re.compile(r"[A-Za-z0-9_\-]*")
 _LITERAL_BYTES = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
 _TEMP_MARK = "~"  # never produced by encode_segment, so never part of a key's path
+_UNDO = ".~undo-"  # pending/.~undo-<hex>: what a transaction held before a staging step
+_DETACHED = ".~commit-"  # pending/.~commit-<generation>-<enc(tx)>: a transaction being committed
+_COMMITTING = ".~committing"  # <base>/.~committing: a commit has new files staged in live
+_FULL = (errno.ENOSPC, errno.EDQUOT)
 
 
 @functools.lru_cache(maxsize=8192)
@@ -97,7 +114,12 @@ class FilesystemDataStore(DataStore):
         self.journal = Journal(self.base / JOURNAL_FILE, durable=durable)
         if fresh:
             self._barrier()  # SQLite does not fsync the directory entries of its new files
+        self._undo_interrupted_staging()
+        self._settle_detached_transactions()
         self._sweep_dropped_transactions()
+        if os.path.exists(os.path.join(self._base, _COMMITTING)):
+            self._before_replay()  # a commit died with new files staged beside live ones
+            _unlink_quietly(os.path.join(self._base, _COMMITTING))
         self._replay()
 
     def close(self) -> None:
@@ -182,6 +204,74 @@ class FilesystemDataStore(DataStore):
                 out.setdefault(key, set()).add(meta)
         return out
 
+    # -- staging ----------------------------------------------------------------------------------
+    def stage(self, tx: str, values: Mapping[Key, str], removed: Iterable[Key] = ()) -> None:
+        pending = Pending(tx)
+        root = self._root(pending)
+        removed = list(removed)
+        if not values and not removed:
+            return
+        existed = os.path.isdir(root)
+        before: dict[str, str | None] = {}
+        if existed:
+            for key in (*removed, *values):
+                before[key.name] = self._read_or_none(self.data_path(key, pending), key.name)
+        undo = self._write_undo(tx, existed, before)
+        try:
+            for key in removed:
+                self.unset_key(key, pending)
+            for key, value in values.items():
+                self.set_key(key, value, pending)
+        except BaseException:
+            with contextlib.suppress(Exception):  # else the next open undoes it
+                self._undo_staging(undo)
+            raise
+        _unlink_quietly(undo)
+
+    def _write_undo(self, tx: str, existed: bool, before: Mapping[str, str | None]) -> str:
+        """Record, complete or not at all (a temporary file renamed), how to undo a staging step."""
+        path = os.path.join(self._base, "pending", _UNDO + secrets.token_hex(8))
+        data = json.dumps({"tx": tx, "existed": existed, "before": before}).encode("utf-8")
+        temp = path + ".part"
+        try:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+            try:
+                _write_all(fd, data)
+            finally:
+                os.close(fd)
+            os.rename(temp, path)
+        except OSError as exc:
+            _unlink_quietly(temp)
+            raise _write_error(f"pending transaction {tx}", path, exc) from exc
+        return path
+
+    def _undo_staging(self, undo: str) -> None:
+        """Put a transaction back as an undo record describes it, then remove the record."""
+        with open(undo, "rb") as f:
+            record = json.load(f)
+        tx = record["tx"]
+        if not record["existed"]:
+            self._drop_transaction(tx)
+        else:
+            pending = Pending(tx)
+            for name, value in record["before"].items():
+                key = Key(name)
+                if value is None:
+                    self.unset_key(key, pending)
+                else:
+                    self.set_key(key, value, pending)
+        os.unlink(undo)
+
+    def _undo_interrupted_staging(self) -> None:
+        try:
+            names = [n for n in os.listdir(os.path.join(self._base, "pending")) if n.startswith(_UNDO)]
+        except FileNotFoundError:
+            return
+        for name in names:
+            if not name.endswith(".part"):
+                self._undo_staging(os.path.join(self._base, "pending", name))
+
     # -- transactions -----------------------------------------------------------------------------
     def delete_transaction(self, tx: str) -> set[Key]:
         keys = {key for key, _, _ in self._walk(self._root(Pending(tx)), "settings.", data=True, meta=False)}
@@ -204,6 +294,44 @@ class FilesystemDataStore(DataStore):
             self._cleaner = threading.Thread(target=self._clean, name="thar-drop-tx", daemon=True)
             self._cleaner.start()
         self._doomed.put(doomed)
+
+    def _detach_transaction(self, tx: str, generation: int) -> object:
+        root = self._root(Pending(tx))
+        detached = os.path.join(self._base, "pending", f"{_DETACHED}{generation}-{encode_segment(tx)}")
+        try:
+            os.rename(root, detached)
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise _write_error(f"pending transaction {tx}", root, exc) from exc
+        return (detached, root)
+
+    def _settle_detached_transactions(self) -> None:
+        """A commit killed after taking its transaction out of the listing: drop the transaction
+        if the commit was recorded (replay finishes it), else put it back."""
+        pending = os.path.join(self._base, "pending")
+        try:
+            names = [n for n in os.listdir(pending) if n.startswith(_DETACHED)]
+        except FileNotFoundError:
+            return
+        for name in names:
+            generation, _, encoded = name.removeprefix(_DETACHED).partition("-")
+            path = os.path.join(pending, name)
+            if generation.isdigit() and int(generation) <= self.journal.last_generation:
+                shutil.rmtree(path, ignore_errors=True)
+            elif encoded and not os.path.exists(os.path.join(pending, encoded)):
+                os.rename(path, os.path.join(pending, encoded))
+
+    def _reattach_transaction(self, detached: object) -> None:
+        assert isinstance(detached, tuple)
+        os.rename(detached[0], detached[1])
+
+    def _release_transaction(self, detached: object) -> None:
+        assert isinstance(detached, tuple)
+        if self._cleaner is None:
+            self._cleaner = threading.Thread(target=self._clean, name="thar-drop-tx", daemon=True)
+            self._cleaner.start()
+        self._doomed.put(detached[0])
 
     def _clean(self) -> None:
         while (doomed := self._doomed.get()) is not None:
@@ -255,14 +383,98 @@ class FilesystemDataStore(DataStore):
             record[key] = Change(self._decode(data, path, key.name), value)
         return record
 
-    def _apply_live(self, changes: Mapping[Key, str | None]) -> None:
+    def _stage_live(self, changes: Mapping[Key, str | None]) -> object:
+        """Write each new value that needs more room than its live file holds (a new key, a
+        longer value) to a temporary file beside it; the rest are rewritten in place, which
+        needs no new room. A full disk is found here, before the record, with nothing to undo."""
+        staged = _Staged()
+        marker = os.path.join(self._base, _COMMITTING)
+        current = "the commit marker"
+        try:
+            for key, value in changes.items():
+                if value is None:
+                    continue
+                data = value.encode("utf-8")
+                path = self.data_path(key, LIVE)
+                try:
+                    if os.stat(path).st_size >= len(data):
+                        continue
+                except (FileNotFoundError, NotADirectoryError):
+                    pass
+                directory = os.path.dirname(path)
+                current = f"'{key.name}'"
+                if not staged.temps:
+                    _touch(marker)  # so that a crash from here on is cleaned up at the next open
+                if not self._make_dirs(directory, staged.dirs):
+                    continue  # a value lies on the path, removed by this commit: written then
+                temp = os.path.join(directory, f".{_TEMP_MARK}{secrets.token_hex(6)}")
+                fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
+                staged.temps[key] = temp
+                try:
+                    _write_all(fd, data)
+                finally:
+                    os.close(fd)
+        except OSError as exc:
+            self._discard_staged(staged)
+            raise _write_error(current, exc.filename or self._base, exc) from exc
+        except BaseException:
+            self._discard_staged(staged)
+            raise
+        return staged
+
+    def _make_dirs(self, directory: str, created: list[str]) -> bool:
+        """Create ``directory`` and its missing parents, noting each one made; False when a file
+        lies on the path."""
+        missing = []
+        while not os.path.isdir(directory):
+            if os.path.lexists(directory):
+                return False
+            missing.append(directory)
+            directory = os.path.dirname(directory)
+        for path in reversed(missing):
+            try:
+                os.mkdir(path)
+            except (FileExistsError, NotADirectoryError):
+                return False
+            created.append(path)
+        return True
+
+    def _discard_staged(self, staged: object) -> None:
+        if not isinstance(staged, _Staged):
+            return
+        for temp in staged.temps.values():
+            _unlink_quietly(temp)
+        for directory in reversed(staged.dirs):
+            with contextlib.suppress(OSError):
+                os.rmdir(directory)
+        staged.temps.clear()
+        staged.dirs.clear()
+        _unlink_quietly(os.path.join(self._base, _COMMITTING))
+
+    def _apply_live(self, changes: Mapping[Key, str | None], staged: object = None) -> None:
         live = self._root(LIVE)
+        temps = staged.temps if isinstance(staged, _Staged) else {}
         for key, value in changes.items():
             if value is None:
                 self._remove(self.data_path(key, LIVE), key.name, live)
         for key, value in changes.items():
-            if value is not None:
-                self._overwrite(self.data_path(key, LIVE), value, key)
+            if value is None:
+                continue
+            path = self.data_path(key, LIVE)
+            temp = temps.pop(key, None)
+            if temp is None:
+                self._overwrite(path, value, key)
+                continue
+            try:
+                os.rename(temp, path)
+            except IsADirectoryError:
+                raise KeyConflict(key.name, f"{key.name}.*") from None
+            except OSError as exc:
+                temps[key] = temp  # still to discard
+                raise KeyWrite(key.name, path, exc.strerror or str(exc)) from exc
+        if isinstance(staged, _Staged):
+            staged.dirs.clear()  # in use now
+            _unlink_quietly(os.path.join(self._base, _COMMITTING))
 
     def _barrier(self) -> None:
         if not self.durable:
@@ -275,13 +487,19 @@ class FilesystemDataStore(DataStore):
             os.sync()
 
     def _before_replay(self) -> None:
-        """Remove temporary files left by a commit that was killed while writing."""
+        """Remove temporary files left by a commit that was killed while writing, and the
+        directories of live it had made for new keys (empty ones: they hold no key)."""
         for top in ("live", "pending"):
             for dirpath, dirnames, filenames in os.walk(os.path.join(self._base, top)):
                 for name in filenames:
                     if _TEMP_MARK in name:
                         _unlink_quietly(os.path.join(dirpath, name))
                 dirnames[:] = [d for d in dirnames if _TEMP_MARK not in d]
+        live = os.path.join(self._base, "live")
+        for dirpath, _, _ in os.walk(live, topdown=False):
+            if dirpath != live:
+                with contextlib.suppress(OSError):
+                    os.rmdir(dirpath)  # only empty ones go
 
     def _sweep_dropped_transactions(self) -> None:
         try:
@@ -306,6 +524,15 @@ class FilesystemDataStore(DataStore):
         except OSError as exc:
             raise KeyRead(name, path, exc.strerror or str(exc)) from exc
         return self._decode(data, path, name)
+
+    def _read_or_none(self, path: str, name: str) -> str | None:
+        """The value at ``path``; None also when the path is a directory of other keys."""
+        try:
+            return self._read(path, name)
+        except KeyRead as exc:
+            if os.path.isdir(path):
+                return None
+            raise exc
 
     @staticmethod
     def _decode(data: bytes | None, path: str, name: str) -> str | None:
@@ -332,7 +559,7 @@ class FilesystemDataStore(DataStore):
                     raise KeyConflict(key.name, self._blocking_ancestor(key, committed)) from None
                 fd = os.open(temp, flags, 0o666)
             try:
-                os.write(fd, value.encode("utf-8"))
+                _write_all(fd, value.encode("utf-8"))
             finally:
                 os.close(fd)
             os.rename(temp, path)
@@ -341,7 +568,7 @@ class FilesystemDataStore(DataStore):
             raise KeyConflict(key.name, f"{key.name}.*") from None
         except OSError as exc:
             _unlink_quietly(temp)
-            raise KeyWrite(key.name, path, exc.strerror or str(exc)) from exc
+            raise _write_error(key.name, path, exc) from exc
 
     def _overwrite(self, path: str, value: str, key: Key) -> None:
         """Write ``value`` over ``path`` in place. Only for commits: a write cut short here is
@@ -361,10 +588,10 @@ class FilesystemDataStore(DataStore):
         except OSError as exc:
             raise KeyWrite(key.name, path, exc.strerror or str(exc)) from exc
         try:
-            os.write(fd, data)
+            _write_all(fd, data)
             os.ftruncate(fd, len(data))
         except OSError as exc:
-            raise KeyWrite(key.name, path, exc.strerror or str(exc)) from exc
+            raise _write_error(key.name, path, exc) from exc
         finally:
             os.close(fd)
 
@@ -450,6 +677,32 @@ class FilesystemDataStore(DataStore):
                         except InvalidKey:
                             continue
                         yield key, meta_key, entry.path
+
+
+class _Staged:
+    """What ``_stage_live`` wrote: temporary files by key, directories it made (in order)."""
+
+    def __init__(self) -> None:
+        self.temps: dict[Key, str] = {}
+        self.dirs: list[str] = []
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """Write all of ``data`` (``os.write`` may write less, e.g. when the disk fills up)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _touch(path: str) -> None:
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600))
+
+
+def _write_error(name: str, path: str, exc: OSError) -> KeyWrite:
+    if exc.errno in _FULL:
+        return OutOfSpace(name if name.startswith(("'", "pending", "the ")) else f"'{name}'", path,
+                          exc.strerror or str(exc))  # fmt: skip
+    return KeyWrite(name, path, exc.strerror or str(exc))
 
 
 def _read_file(path: str) -> bytes | None:

@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .errors import JournalError
+from .errors import JournalError, OutOfSpace
 from .key import Key
 
 __all__ = ["JOURNAL_FILE", "Caller", "Change", "Commit", "Journal"]
@@ -115,10 +115,11 @@ class Journal:
         self.db.execute("BEGIN")
         try:
             yield
+            self.db.execute("COMMIT")
         except BaseException:
-            self.db.execute("ROLLBACK")
+            if self.db.in_transaction:  # SQLite may have rolled back already (a full disk)
+                self.db.execute("ROLLBACK")
             raise
-        self.db.execute("COMMIT")
 
     @property
     def last_generation(self) -> int:
@@ -141,6 +142,8 @@ class Journal:
                     [(generation, k.name, c.old, c.new) for k, c in changes.items()],
                 )
         except sqlite3.Error as exc:
+            if getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
+                raise OutOfSpace("the commit journal", self.path or "memory", str(exc)) from exc
             raise JournalError(f"Cannot record commit of '{tx}' in {self.path or 'memory'}: {exc}") from exc
         self._last = generation
         return Commit(generation, tx, time, caller, dict(changes))
@@ -156,9 +159,12 @@ class Journal:
         """Remove the newest record, whose changes were undone before it took effect."""
         if generation != self._last:
             raise JournalError(f"Only the newest generation ({self._last}) can be forgotten, not {generation}")
-        with self._atomic():
-            self.db.execute("DELETE FROM changes WHERE generation = ?", [generation])
-            self.db.execute("DELETE FROM commits WHERE generation = ?", [generation])
+        try:
+            with self._atomic():
+                self.db.execute("DELETE FROM changes WHERE generation = ?", [generation])
+                self.db.execute("DELETE FROM commits WHERE generation = ?", [generation])
+        except sqlite3.Error as exc:
+            raise JournalError(f"Cannot remove generation {generation} from {self.path or 'memory'}: {exc}") from exc
         self._last = generation - 1
 
     def unapplied(self) -> list[Commit]:

@@ -9,9 +9,9 @@ a key cannot be both a value and a prefix — so code that passes on it passes o
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
-from .base import Committed, DataStore, Live
+from .base import Committed, DataStore, Live, Pending
 from .errors import KeyConflict
 from .journal import Change, Journal
 from .key import Key
@@ -130,7 +130,35 @@ class MemoryDataStore(DataStore):
                 raise KeyConflict(key.name, other)
         return {key: Change(self._live.values.get(key), new) for key, new in changes.items()}
 
-    def _apply_live(self, changes: Mapping[Key, str | None]) -> None:
+    def stage(self, tx: str, values: Mapping[Key, str], removed: Iterable[Key] = ()) -> None:
+        existed = tx in self._pending
+        state = self._state(Pending(tx), create=True)
+        removed = list(removed)
+        before = {key: state.values.get(key) for key in (*removed, *values)}
+        try:
+            for key in removed:
+                state.unset(key)
+            for key, value in values.items():
+                self.set_key(key, value, Pending(tx))
+        except BaseException:
+            if not existed:
+                del self._pending[tx]
+            else:
+                for key, old in before.items():
+                    state.unset(key)
+                    if old is not None:
+                        state.set(key, old)
+            raise
+
+    def _detach_transaction(self, tx: str, generation: int) -> object:
+        state = self._pending.pop(tx, None)
+        return None if state is None else (tx, state)
+
+    def _reattach_transaction(self, detached: object) -> None:
+        assert isinstance(detached, tuple)
+        self._pending[detached[0]] = detached[1]
+
+    def _apply_live(self, changes: Mapping[Key, str | None], staged: object = None) -> None:
         for key, value in changes.items():
             if value is None:
                 self._live.unset(key)

@@ -28,18 +28,34 @@ def test_an_unapplied_record_is_replayed_on_open(tmp_path: Path) -> None:
         assert [c.generation for c in ds.history()] == [2, 1]
 
 
-def test_replay_drops_the_leftover_transaction_but_keeps_later_staging(tmp_path: Path) -> None:
+def detach(base: Path, tx: str, generation: int) -> None:
+    """Leave a transaction as a commit of ``generation`` leaves it once it has taken it out of
+    the listing (datastore/README.md: ``pending/.~commit-<generation>-<tx>``)."""
+    os.rename(base / "pending" / tx, base / "pending" / f".~commit-{generation}-{tx}")
+
+
+def test_a_transaction_detached_by_a_recorded_commit_is_dropped_and_later_staging_kept(tmp_path: Path) -> None:
     with FilesystemDataStore(tmp_path) as ds:
         ds.set_key(Key("settings.a"), "1", Pending("done"))
-        ds.set_key(Key("settings.a"), "9", Pending("restaged"))
-        ds.set_key(Key("settings.extra"), "9", Pending("restaged"))
+        ds.set_key(Key("settings.a"), "1", Pending("restaged"))
     interrupted_commit(tmp_path, {"settings.a": "1"}, tx="done")
-    interrupted_commit(tmp_path, {"settings.a": "9"}, tx="restaged")
+    detach(tmp_path, "done", 1)
     with FilesystemDataStore(tmp_path) as ds:
-        assert ds.get_key(Key("settings.a"), LIVE) == "9"
-        # "done" held exactly what was committed: it was the commit's own leftover.
-        # "restaged" holds more than its commit did, so it was staged again and is kept.
+        assert ds.get_key(Key("settings.a"), LIVE) == "1"
+        # "restaged" holds what "done" committed, but nothing took it away: it is kept.
         assert ds.list_transactions() == {"restaged"}
+        assert not [p for p in (tmp_path / "pending").iterdir() if "~" in p.name]
+
+
+def test_a_transaction_detached_by_a_commit_killed_before_its_record_is_put_back(tmp_path: Path) -> None:
+    with FilesystemDataStore(tmp_path) as ds:
+        ds.set_keys({Key("settings.a"): "1", Key("settings.b"): "2"}, Pending("mine"))
+    detach(tmp_path, "mine", 1)
+    with FilesystemDataStore(tmp_path) as ds:
+        assert ds.list_transactions() == {"mine"}
+        assert ds.get_prefix("settings.", Pending("mine")) == {Key("settings.a"): "1", Key("settings.b"): "2"}
+        assert ds.history() == []
+    assert not (tmp_path / "live").exists()
 
 
 def test_replay_removes_temporary_files_left_by_a_killed_write(tmp_path: Path) -> None:
