@@ -4,6 +4,8 @@
               [--socket-gid GID] [--log-level info] [--variant NAME|DIR] [--os-release PATH]
               [--applier "thar-be-settings --socket-path /run/api.sock"] [--reboot-command CMD] [--arch ARCH]
               [--policy FILE] [--boot-timeline PATH] [--generator-timeline PATH]
+              [--header-timeout S] [--idle-timeout S] [--max-connections N]
+              [--max-connections-per-uid N] [--reserved-connections N]
 
 Defaults derive from ``THAR_ROOT`` (default ``/``): the socket is ``$THAR_ROOT/run/api.sock``,
 os-release ``$THAR_ROOT/usr/lib/os-release``. The variant (its settings model) comes from
@@ -17,12 +19,21 @@ import logging
 import os
 import platform
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import variants
 from datastore import DatastoreError, FilesystemDataStore
 from models import Variant, VariantError, extensions_for_family, load_variant
 
+from .connections import (
+    DEFAULT_HEADER_TIMEOUT,
+    DEFAULT_IDLE_TIMEOUT,
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_PER_UID,
+    DEFAULT_RESERVED,
+    ConnectionLimits,
+)
 from .controller import Controller
 from .errors import ApiError
 from .policy import PolicyError, load_policy
@@ -35,6 +46,29 @@ LEVELS = {"off": logging.CRITICAL + 10, "error": logging.ERROR, "warn": logging.
 
 def thar_root() -> Path:
     return Path(os.environ.get("THAR_ROOT", "/"))
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, not {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, not {text!r}")
+    return value
+
+
+def _count(minimum: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, not {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"expected at least {minimum}, not {value}")
+        return value
+
+    return parse
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -61,6 +95,33 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--policy", type=Path, default=None, help="access policy (TOML); default: every caller is an admin"
     )
+    limits = parser.add_argument_group(
+        "connections", "bounds on what callers hold open; root and the policy's admins are exempt from the "
+        "per-uid cap and may use the reserved connections"
+    )  # fmt: skip
+    limits.add_argument(
+        "--header-timeout", type=_seconds, default=DEFAULT_HEADER_TIMEOUT, metavar="S",
+        help="close a connection whose request head (request line and headers) is not complete S seconds after "
+        "it opened, or after the first byte of a later request (default: %(default)g)",
+    )  # fmt: skip
+    limits.add_argument(
+        "--idle-timeout", type=_seconds, default=DEFAULT_IDLE_TIMEOUT, metavar="S",
+        help="close a kept-alive connection that sends nothing for S seconds after an answer; requests being "
+        "answered, such as watches, are never timed out (default: %(default)g)",
+    )  # fmt: skip
+    limits.add_argument(
+        "--max-connections", type=_count(2), default=None, metavar="N",
+        help=f"open connections in all, the reserved ones included (default: {DEFAULT_MAX_CONNECTIONS}, or what "
+        "the hard RLIMIT_NOFILE leaves); the soft RLIMIT_NOFILE is raised to fit them",
+    )  # fmt: skip
+    limits.add_argument(
+        "--max-connections-per-uid", type=_count(1), default=DEFAULT_MAX_PER_UID, metavar="N",
+        help="open connections per peer uid (SO_PEERCRED), root and admins exempt (default: %(default)s)",
+    )  # fmt: skip
+    limits.add_argument(
+        "--reserved-connections", type=_count(0), default=DEFAULT_RESERVED, metavar="N",
+        help="of --max-connections, kept for root and admins (default: %(default)s)",
+    )  # fmt: skip
     return parser.parse_args(argv)
 
 
@@ -113,7 +174,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         import uvloop
 
-        uvloop.run(serve(controller, args.socket_path, args.socket_gid, config))
+        limits = ConnectionLimits(
+            header_timeout=args.header_timeout,
+            idle_timeout=args.idle_timeout,
+            max_connections=args.max_connections,
+            max_per_uid=args.max_connections_per_uid,
+            reserved=args.reserved_connections,
+        )
+        uvloop.run(serve(controller, args.socket_path, args.socket_gid, config, limits))
     except ServerSetupError as exc:
         print(exc, file=sys.stderr)
         return 1

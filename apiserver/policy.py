@@ -24,7 +24,8 @@ A rule matches a caller whose uid is in ``uids`` or whose gid is in ``gids`` (it
 as SO_PEERCRED reports it); the first matching rule decides. Operators may stage, delete and
 commit transactions, apply, confirm and watch; every key they stage, remove, discard or commit must be
 under one of their prefixes (segment-wise: ``settings.ntp`` covers ``settings.ntp.time-servers``).
-Rollback and reboot are for admins.
+Rollback and reboot are for admins. The uids and gids an admin rule names (and root) may also use
+the connections the server keeps for them when others have reached their caps (``connections.py``).
 """
 
 from __future__ import annotations
@@ -122,6 +123,14 @@ class Policy:
                 if rule.matches(caller):
                     return Access(caller, rule.role, f"rule '{rule.name}' of {self.source}", rule.prefixes)
         return Access(caller, self.default, f"the default of {self.source} (no rule matches)")
+
+    def names_admin(self, caller: Caller) -> bool:
+        """Whether a rule makes ``caller`` an admin (the first rule that matches it; an admin
+        ``default`` does not count): such callers keep the connections reserved for admins."""
+        for rule in self.rules:
+            if rule.matches(caller):
+                return rule.role == ADMIN
+        return False
 
 
 def _ints(value: Any, where: str) -> frozenset[int]:

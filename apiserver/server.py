@@ -15,7 +15,10 @@ from typing import TYPE_CHECKING, NoReturn
 
 from aiohttp import web
 
+from datastore import Caller
+
 from .confirm import CONFIRM_FILE, Confirmations
+from .connections import ConnectionGate, ConnectionLimitError, ConnectionLimits, GatedUnixSite, fit_to_descriptors
 from .controller import Controller
 from .errors import STATUS, ApiError, Forbidden
 from .metrics import Metrics
@@ -43,6 +46,11 @@ __all__ = ["ServerSetupError", "bind_socket", "make_app", "notify_ready", "serve
 
 log = logging.getLogger("apiserver")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+# Connections waiting to be accepted. Kept short on purpose: a caller's connection waits behind
+# every one queued before it, so in a flood a long queue is a long wait (connect() blocks instead).
+LISTEN_BACKLOG = 128
 
 
 class ServerSetupError(Exception):
@@ -221,7 +229,7 @@ def bind_socket(path: Path, gid: int | None) -> socket.socket:
     except OSError as exc:
         sock.close()
         raise ServerSetupError(f"Failed to set file permissions on the API socket to 660: {exc}") from exc
-    sock.listen(128)
+    sock.listen(LISTEN_BACKLOG)
     return sock
 
 
@@ -250,14 +258,37 @@ def notify_ready() -> None:
         raise ServerSetupError(f"Systemd notify error: {exc}") from exc
 
 
-async def serve(controller: Controller, socket_path: Path, gid: int | None, config: ServerConfig) -> None:
-    """Serve until SIGTERM or SIGINT; in-flight requests (and commits) finish first."""
+def _privileged(config: ServerConfig) -> Callable[[int, int], bool]:
+    """Who may use the connections reserved for admins: root, and whom an admin rule names."""
+    policy = config.policy
+    if policy is None:
+        return lambda uid, gid: uid == 0
+    return lambda uid, gid: uid == 0 or policy.names_admin(Caller(uid=uid, gid=gid, pid=0))
+
+
+async def serve(
+    controller: Controller,
+    socket_path: Path,
+    gid: int | None,
+    config: ServerConfig,
+    limits: ConnectionLimits | None = None,
+) -> None:
+    """Serve until SIGTERM or SIGINT; in-flight requests (and commits) finish first. Connections
+    are bounded by ``limits`` (``connections.py``)."""
+    try:
+        limits = fit_to_descriptors(limits or ConnectionLimits())
+    except ConnectionLimitError as exc:
+        raise ServerSetupError(str(exc)) from exc
     runner = web.AppRunner(make_app(controller, config), handle_signals=False, shutdown_timeout=30, access_log=None)
     await runner.setup()
     try:
         sock = activated_socket() or bind_socket(socket_path, gid)
-        await web.SockSite(runner, sock).start()
+        await GatedUnixSite(runner, sock, limits, ConnectionGate(limits, _privileged(config))).start()
         log.info("Starting server at %s with datastore at %s", socket_path, getattr(controller.datastore, "base", "?"))
+        log.info(
+            "Connections: at most %d (%d kept for root and admins), %d per uid; header timeout %gs, idle timeout %gs",
+            limits.total, limits.reserved, limits.max_per_uid, limits.header_timeout, limits.idle_timeout,
+        )  # fmt: skip
         notify_ready()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

@@ -33,7 +33,16 @@ from .journal import Caller, Change, Commit
 from .key import KEY_SEPARATOR, MAX_KEY_NAME_LENGTH, Key, KeyType
 from .memory import MemoryDataStore
 from .serialization import from_json, from_map, from_map_with_prefix, to_json, to_pairs, to_pairs_with_prefix
-from .version import Version, create_new_datastore, datastore_version, version_from_os_release
+from .version import (
+    Version,
+    create_new_datastore,
+    datastore_version,
+    link_datastore,
+    publish_datastore,
+    resume_new_datastore,
+    start_new_datastore,
+    version_from_os_release,
+)
 
 __all__ = [
     "KEY_SEPARATOR",
@@ -74,7 +83,11 @@ __all__ = [
     "from_json",
     "from_map",
     "from_map_with_prefix",
+    "link_datastore",
     "meta_key",
+    "publish_datastore",
+    "resume_new_datastore",
+    "start_new_datastore",
     "to_json",
     "to_pairs",
     "to_pairs_with_prefix",

@@ -4,15 +4,22 @@ the value given and the rule broken.
     settings.ntp.time-servers[1] = "how are you": Unable to deserialize into Url: …
     settings.kernel.bogus: unknown field (allowed: lockdown, modules, sysctl)
     settings.kubernetes.max-pods = -1: out of range: input should be greater than or equal to 0
+    settings.ntp.options[0] = "iburst\nserver evil": U+000A (line feed) is a control character: …
+
+A refused control character is reported at the string that holds it (a list item, a map key or
+value), not at the field.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from types import UnionType
 from typing import Annotated, Any, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
+
+from .base import CONTROL_CHARACTER
 
 __all__ = ["ModelError", "format_errors"]
 
@@ -39,6 +46,10 @@ def format_errors(exc: ValidationError, root: str = "settings", model: type[Base
         if kind == "missing":
             lines.append(f"{path}: required field missing")
             continue
+        if kind == CONTROL_CHARACTER:
+            ctx = error["ctx"]
+            lines.append(f"{_path(root, (*error['loc'], *ctx['where']))} = {_show(ctx['value'])}: {error['msg']}")
+            continue
         lines.append(f"{path} = {_show(error.get('input'))}: {_message(error)}")
     return lines
 
@@ -50,6 +61,8 @@ def _path(root: str, loc: tuple[int | str, ...]) -> str:
             text += f"[{part}]"
         elif part == "[key]":
             text += " (map key)"
+        elif any(c < " " or "\x7f" <= c <= "\x9f" or c in "\u2028\u2029" for c in part):  # shown escaped
+            text += f".{_json(part)}" if text else _json(part)
         elif any(c in part for c in '.[] "'):
             text += f'."{part}"' if text else f'"{part}"'
         else:
@@ -57,9 +70,17 @@ def _path(root: str, loc: tuple[int | str, ...]) -> str:
     return text
 
 
+_UNPRINTED = re.compile("[\x7f-\x9f\u2028\u2029]")
+
+
+def _json(value: Any) -> str:
+    """JSON text with every control character escaped (json.dumps leaves DEL, C1, U+2028/9 as they are)."""
+    return _UNPRINTED.sub(lambda m: f"\\u{ord(m.group()):04x}", json.dumps(value, ensure_ascii=False))
+
+
 def _show(value: Any) -> str:
     try:
-        text = json.dumps(value, ensure_ascii=False)
+        text = _json(value)
     except (TypeError, ValueError):
         text = repr(value)
     return text if len(text) <= 80 else text[:77] + "..."

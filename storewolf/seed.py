@@ -3,8 +3,9 @@
 Each boot, ``seed`` (spec: storewolf-and-committer.md §2.2):
 
 1. removes ``D/current/pending`` (every pending transaction);
-2. opens ``D/current``, creating the versioned datastore and its links when ``live`` does not
-   exist yet;
+2. opens ``D/current``; when it leads nowhere, finishes the datastore an interrupted run
+   left, or writes a new one in full (steps 3–6) under a temporary name and only then makes
+   its version links, so a run killed at any moment is completed by the next one;
 3. notes the live data keys and the (data key, metadata name) pairs already there;
 4. writes the default ``settings`` that live lacks to the pending transaction
    ``bottlerocket-launch`` (settings-committer commits them later);
@@ -35,7 +36,9 @@ from datastore import (
     KeyType,
     Pending,
     Version,
-    create_new_datastore,
+    publish_datastore,
+    resume_new_datastore,
+    start_new_datastore,
     to_json,
     to_pairs,
     to_pairs_with_prefix,
@@ -165,42 +168,63 @@ def populate_default_datastore(
 ) -> Seeded:
     """Steps 2–7: open (or create) ``base_path/current`` and add every default it lacks.
 
-    ``defaults`` is the parsed TOML root (it is not modified). When ``current/live`` does not
-    exist a new datastore is created for ``version``; if ``current`` exists already that fails
-    (DatastoreCreation), as in Bottlerocket. The datastore is closed before returning, which
-    makes every write durable.
+    ``defaults`` is the parsed TOML root (it is not modified). When ``current`` leads to no
+    directory, a datastore for ``version`` is written in full under a temporary name and only
+    then given its name and links (``datastore.version``), after what an interrupted run left
+    is finished or removed: a run killed at any moment is completed by the next one, which
+    leaves exactly what an uninterrupted run does. Every write is durable on return.
     """
     base = Path(base_path)
     current = base / "current"
-    seeded = Seeded()
-    existing_data: set[Key] = set()
-    existing_metadata: dict[Key, set[Key]] = {}
-    if (current / "live").exists():
-        log.debug("Gathering existing data from the datastore")
-        ds = _open(current, durable)
-        try:
-            existing_metadata = _datastore_call(
-                "Error querying datastore for populated metadata", ds.list_populated_metadata, ""
-            )
-            existing_data = _datastore_call(
-                "Error querying datastore for populated keys", ds.list_populated_keys, "", LIVE
-            )
-        except BaseException:
-            _close_quietly(ds)
-            raise
-    else:
-        log.info("Creating datastore at: %s", current / "live")
-        version = version if isinstance(version, Version) else version()
-        try:
-            seeded.created = create_new_datastore(base, version)
-        except (DatastoreError, OSError) as exc:
-            raise DatastoreCreation(_reason(exc)) from exc
-        ds = _open(current, durable)
+    if current.is_dir():
+        return _populate(current, defaults, durable)
+    version = version if isinstance(version, Version) else version()
+    try:
+        resumed = resume_new_datastore(base, version, sync=durable)
+    except (DatastoreError, OSError) as exc:
+        raise DatastoreCreation(_reason(exc)) from exc
+    if resumed is not None:
+        # Written in full by a run that was killed before its links were: it gets this
+        # boot's pending transactions, as any existing datastore does.
+        log.info("Finished the datastore an interrupted run created at: %s", resumed)
+        delete_pending(base)
+        seeded = _populate(current, defaults, durable)
+        seeded.created = resumed
+        return seeded
+    log.info("Creating datastore at: %s", current / "live")
+    try:
+        building = start_new_datastore(base, version)
+    except (DatastoreError, OSError) as exc:
+        raise DatastoreCreation(_reason(exc)) from exc
+    try:
+        seeded = _populate(building, defaults, durable)
+        seeded.created = publish_datastore(building, sync=durable)
+    except StorewolfError:
+        shutil.rmtree(building, ignore_errors=True)  # leave the base as it was
+        raise
+    except (DatastoreError, OSError) as exc:
+        shutil.rmtree(building, ignore_errors=True)
+        raise DatastoreCreation(_reason(exc)) from exc
+    return seeded
 
+
+def _populate(path: Path, defaults: Mapping[str, Any], durable: bool) -> Seeded:
+    """Steps 3, 5–7 on the datastore directory ``path``, which is closed before returning."""
+    ds = _open(path, durable)
     table = dict(defaults)
     metadata = table.pop("metadata", None)
     settings = table.pop("settings", None)
+    seeded = Seeded()
     try:
+        log.debug("Gathering existing data from the datastore")
+        existing_metadata = _datastore_call(
+            "Error querying datastore for populated metadata", ds.list_populated_metadata, ""
+        )
+        existing_data: set[Key] = set()
+        if (path / "live").is_dir():  # live/ is made by the first write to it
+            existing_data = _datastore_call(
+                "Error querying datastore for populated keys", ds.list_populated_keys, "", LIVE
+            )
         seeded.settings = populate_default_data(ds, settings, existing_data)
         seeded.metadata = populate_default_metadata(ds, metadata, existing_metadata)
         seeded.other = populate_other_defaults(ds, table, existing_data)

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import ada_url
 from pydantic import AfterValidator, PlainValidator, Strict, WithJsonSchema
 
-from ..base import Checked
+from ..base import Checked, char_label
 
 __all__ = [
     "RUST_TYPES",
@@ -182,10 +182,59 @@ KmodKey = Annotated[
 # --- Url ----------------------------------------------------------------------------------------
 
 
+# thar refuses what a WHATWG parser would strip or percent-encode (Bottlerocket stores such text
+# as given): the stored text is written into files verbatim, where a tab, newline or quote the
+# parser would have dropped or escaped breaks the file instead. Besides C0 controls, space and
+# DEL, these characters are percent-encoded in some part of a URL and never needed unencoded;
+# '\\' is read as '/' by WHATWG parsers and kept by other parsers.
+_URL_STRIPPED = "".join(map(chr, range(0x21)))  # leading and trailing C0 controls and spaces
+_URL_REFUSED = frozenset(_URL_STRIPPED) | frozenset('\x7f"<>`{}\\')
+
+
+def _url_char(char: str) -> str:
+    if char.isprintable() and char != " ":
+        quote = '"' if char == "'" else "'"
+        return f"{quote}{char}{quote} (U+{ord(char):04X})"
+    return char_label(char)
+
+
+def _shown(value: str) -> str:
+    """The value as error messages quote it: control characters escaped (``a\\nb``)."""
+    if any(c < " " or c == "\x7f" for c in value):
+        return json.dumps(value, ensure_ascii=False)[1:-1]
+    return value
+
+
+def _url_fails(value: str, index: int) -> ValueError:
+    char = value[index]
+    encoded = "".join(f"%{byte:02X}" for byte in char.encode("utf-8"))
+    edge = not value[:index].strip(_URL_STRIPPED) or not value[index:].strip(_URL_STRIPPED)
+    if char in "\t\n\r" or edge:
+        reason = f"a URL parser would remove {_url_char(char)}: leave it out"
+    elif char == "\\":
+        reason = f"{_url_char(char)} is read as '/' by WHATWG URL parsers and kept by others: write '/' or {encoded}"
+    else:
+        reason = f"a URL parser would percent-encode {_url_char(char)}: write it as {encoded}"
+    return ValueError(f"Given invalid URL '{_shown(value)}': {reason}")
+
+
 def _check_url(value: str) -> None:
     # WHATWG parsing (ada, like Rust's url crate); scheme-less input is tried again as http://…
-    if not (ada_url.check_url(value) or ada_url.check_url("http://" + value)):
-        raise ValueError(f"Given invalid URL '{value}'")
+    text = value if ada_url.check_url(value) else "http://" + value
+    if not ada_url.check_url(text):
+        raise ValueError(f"Given invalid URL '{_shown(value)}'")
+    for index, char in enumerate(value):
+        if char in _URL_REFUSED:
+            raise _url_fails(value, index)
+    # Whatever else the parser percent-encodes (non-ASCII in a path, '^' in a path, '|' in a
+    # user name, "'" in a query, ...) shows as more escapes in its serialization than in the input.
+    href = ada_url.URL(text).href
+    if href.count("%") > text.count("%"):
+        for index, char in enumerate(value):
+            encoded = "".join(f"%{byte:02X}" for byte in char.encode("utf-8"))
+            if char != "%" and href.count(encoded) > text.count(encoded):
+                raise _url_fails(value, index)
+        raise ValueError(f"Given invalid URL '{value}': a URL parser would percent-encode part of it ({href})")
 
 
 Url = Annotated[
@@ -193,8 +242,9 @@ Url = Annotated[
     Checked(
         "Url",
         _check_url,
-        description="A WHATWG URL, or a URL without its scheme (as if it started with http://); "
-        "the original text is stored.",
+        description="A WHATWG URL, or a URL without its scheme (as if it started with http://), holding "
+        "nothing a WHATWG parser would strip or percent-encode (no spaces, controls, '\"', '<', '>', '`', "
+        "'{', '}' or '\\'); the original text is stored.",
     ),
 ]
 
@@ -269,6 +319,11 @@ def _check_dns_domain(value: str) -> None:
         raise fail("invalid international domain name") from None
     if host_type != ada_url.HostType.DEFAULT:
         raise fail("IP address is not a valid domain name")
+    # thar: WHATWG hosts may also hold '"', "'", '{', '*', '&', '!', ...; a domain is written
+    # unquoted into YAML (kubelet's clusterDomain) and env files, where those have a meaning.
+    odd = next((c for c in value if c.isascii() and not (c.isalnum() or c in "-_.")), None)
+    if odd is not None:
+        raise fail(f"'{odd}' is not allowed (ASCII letters, digits, '-', '_' and '.' only, or non-ASCII letters)")
 
 
 def _is_ipv6(text: str) -> bool:
@@ -284,8 +339,8 @@ DNSDomain = Annotated[
     Checked(
         "DNSDomain",
         _check_dns_domain,
-        description="A DNS domain as a WHATWG host (IDNA applied, no IP address, not starting with '.'); "
-        "the original text is stored.",
+        description="A DNS domain as a WHATWG host (IDNA applied, no IP address, not starting with '.') "
+        "whose ASCII characters are letters, digits, '-', '_' and '.'; the original text is stored.",
     ),
 ]
 

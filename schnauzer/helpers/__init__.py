@@ -44,6 +44,7 @@ OWNERS: Mapping[str, tuple[str, ...]] = {
         "is_ipv6",
         "cidr_to_ipaddr",
         "replace_ipv4_octet",
+        "quote_string",  # thar's addition
     ),
     "aws": ("ecr-prefix",),
     "ecs": ("ecs_metadata_service_limits",),

@@ -1,4 +1,5 @@
-"""The ``std`` extension's helpers: text, defaults, type tests, CIDRs and TOML (spec §6.1).
+"""The ``std`` extension's helpers: text, defaults, type tests, CIDRs and TOML (spec §6.1), and
+thar's ``quote_string`` (a string quoted for JSON, TOML and YAML alike).
 
 String helpers (``HelperKind.STRING``) return the text they write; value helpers return typed
 JSON; ``if_not_null`` is a condition block helper. Missing parameters arrive as ``None`` except
@@ -135,6 +136,40 @@ def toml_encode(params: list[Param], hash_: Mapping[str, Any]) -> str:
         return encode_value(params[0].value)
     except TomlEncodeError as exc:
         raise _TOML_ENCODE.fail(params, 0, f"cannot be encoded as TOML: {exc}") from None
+
+
+# --- quote_string (thar) -------------------------------------------------------------------------
+
+_QUOTE_STRING = Signature("quote_string", ("s",))
+_SHORT_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
+
+
+def _needs_unicode_escape(char: str) -> bool:
+    # Controls, and what YAML does not print raw or reads as a line break (NEL, U+2028/9, BOM, U+FFFE/F).
+    code = ord(char)
+    return code < 0x20 or 0x7F <= code <= 0x9F or code in (0x2028, 0x2029, 0xFEFF, 0xFFFE, 0xFFFF)
+
+
+def quote_string(params: list[Param], hash_: Mapping[str, Any]) -> str:
+    """A string as a double-quoted literal that reads back as the same text in JSON, TOML (a basic
+    string: value or key) and YAML (a double-quoted scalar): ``a"b\\c`` -> ``"a\\"b\\\\c"``.
+
+    Only escapes all three formats share are used (``\\" \\\\ \\b \\t \\n \\f \\r \\uXXXX``, never
+    ``\\/`` or surrogate pairs); other characters are written as they are.
+    """
+    _QUOTE_STRING.check(params)
+    text = _QUOTE_STRING.string(params, 0)
+    out = []
+    for char in text:
+        if char in _SHORT_ESCAPES:
+            out.append(_SHORT_ESCAPES[char])
+        elif _needs_unicode_escape(char):
+            out.append(f"\\u{ord(char):04X}")
+        elif 0xD800 <= ord(char) <= 0xDFFF:
+            raise _QUOTE_STRING.fail(params, 0, "holds a lone surrogate, which no file can hold")
+        else:
+            out.append(char)
+    return '"' + "".join(out) + '"'
 
 
 # --- goarch -------------------------------------------------------------------------------------
@@ -329,6 +364,7 @@ def std_helpers() -> Sequence[Helper]:
         Helper("base64_decode", string, base64_decode),
         Helper("default", string, default),
         Helper("toml_encode", string, toml_encode),
+        Helper("quote_string", string, quote_string),
         Helper("join_array", string, join_array),
         Helper("join_map", string, join_map),
         Helper("if_not_null", HelperKind.CONDITION, if_not_null),

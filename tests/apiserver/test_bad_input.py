@@ -303,3 +303,43 @@ def test_a_policy_refusal_leaves_no_transaction_behind(policy_server: PolicyServ
     client = policy_server.client()
     assert client.get_json("/tx/list") == []
     assert not (policy_server.base / "pending").exists() or not any((policy_server.base / "pending").iterdir())
+
+
+# -- values that would add a line to a rendered file ----------------------------------------------
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        pytest.param(
+            {"ntp": {"options": ["iburst", "iburst\nserver evil.example"]}},
+            ('settings.ntp.options[1] = "iburst\\nserver evil.example": U+000A (line feed) is a control character',),
+            id="chrony-directive",
+        ),
+        pytest.param(
+            {"network": {"https-proxy": "http://proxy:3128\nLD_PRELOAD=/tmp/evil.so"}},
+            ("settings.network.https-proxy = ", "a URL parser would remove U+000A (line feed)"),
+            id="proxy-env-variable",
+        ),
+        pytest.param(
+            {"kernel": {"sysctl": {"vm.max_map_count": "262144\nkernel.modules_disabled = 1"}}},
+            ('settings.kernel.sysctl."vm.max_map_count" = ', "U+000A (line feed) is a control character"),
+            id="sysctl-line",
+        ),
+        pytest.param(
+            {"ntp": {"time-servers": ['https://t.example/"x']}},
+            ("settings.ntp.time-servers[0] = ", "a URL parser would percent-encode '\"' (U+0022): write it as %22"),
+            id="quoted-url",
+        ),
+    ],
+)
+def test_a_value_that_would_add_a_line_to_a_file_is_400_naming_the_setting(
+    ro_api: Api, body: dict[str, object], words: tuple[str, ...]
+) -> None:
+    refused(ro_api, ro_api.patch("/settings?tx=bad", json.dumps(body)), *words)
+
+
+def test_motd_keeps_its_lines(api: Api) -> None:
+    api.patch_ok("/settings?tx=m", {"motd": "line one\n\tline two\r\n"})
+    assert api.get_json("/tx?tx=m") == {"motd": "line one\n\tline two\r\n"}
+    response = api.patch("/settings?tx=m", json.dumps({"motd": "bell\x07"}))
+    assert response.status == 400
+    assert "settings.motd = " in response.text and "U+0007" in response.text

@@ -746,7 +746,7 @@ def test_modeled_strings_reject_non_strings() -> None:
 # --- ecs --------------------------------------------------------------------------------------------------
 
 FULL_ECS: dict[str, Any] = {
-    "cluster": "arn:aws:ecs:us-west-2:123:cluster/My Cluster\n",
+    "cluster": "arn:aws:ecs:us-west-2:123:cluster/My Cluster",
     "instance-attributes": {"attribute1": "value1", "have.period/slash": "with spaces in between"},
     "allow-privileged-containers": True,
     "logging-drivers": ["json-file", "awslogs", "none"],
@@ -771,6 +771,14 @@ FULL_ECS: dict[str, Any] = {
 def test_ecs_has_the_19_fields_of_the_spec_and_stores_them_unchanged() -> None:
     assert len(ecs.ECSSettingsV1.model_fields) == 19
     assert parse({"ecs": FULL_ECS}) == {"ecs": FULL_ECS}
+
+
+def test_ecs_cluster_takes_any_string_but_a_control_character() -> None:
+    """Upstream takes any JSON string; thar refuses control characters (ECS_CLUSTER is an env line)."""
+    assert parse({"ecs": {"cluster": 'My Cluster ☃ "x"'}}) == {"ecs": {"cluster": 'My Cluster ☃ "x"'}}
+    assert error({"ecs": {"cluster": "c\nECS_LOGLEVEL=debug"}}).startswith(
+        'settings.ecs.cluster = "c\\nECS_LOGLEVEL=debug": U+000A (line feed) is a control character'
+    )
 
 
 def test_unknown_ecs_field_is_rejected() -> None:

@@ -140,7 +140,7 @@ def test_string_types_take_only_strings(rust_name: str, value: Any) -> None:
 @pytest.mark.parametrize(
     ("rust_name", "value"),
     [
-        ("Url", "  https://example.com/a/../b  "),
+        ("Url", "https://example.com/a/../b"),
         ("Url", "EXAMPLE.com:8080"),
         ("DNSDomain", "Cluster.LOCAL"),
         ("DNSDomain", "bücher.example"),
@@ -173,7 +173,7 @@ def test_any_canonical_base64_is_accepted(data: bytes) -> None:
 
 @pytest.mark.parametrize(
     "value",
-    ["localhost:8080", ".internal", "http://", "ntp://127.0.0.1/path", "[::1]:123", "http://a b", "https://[::1"],
+    ["localhost:8080", ".internal", "http://", "ntp://127.0.0.1/path", "[::1]:123", "http://a%20b", "https://[::1"],
 )
 def test_url_accepts_what_whatwg_accepts_with_or_without_a_scheme(value: str) -> None:
     assert validate("Url", value) == value
@@ -183,6 +183,54 @@ def test_url_accepts_what_whatwg_accepts_with_or_without_a_scheme(value: str) ->
 def test_url_rejects_what_whatwg_rejects_even_with_a_scheme_added(value: str) -> None:
     with pytest.raises(ValidationError):
         adapter("Url").validate_python(value)
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        ('https://a/"\nfoo: bar', "a URL parser would percent-encode '\"' (U+0022): write it as %22"),
+        ("http://proxy\nLD_PRELOAD=/x.so", "a URL parser would remove U+000A (line feed): leave it out"),
+        ("http://a/\tb", "a URL parser would remove U+0009 (tab): leave it out"),
+        ("http://a/\rb", "a URL parser would remove U+000D (carriage return): leave it out"),
+        (" https://a", "a URL parser would remove U+0020: leave it out"),
+        ("https://a ", "a URL parser would remove U+0020: leave it out"),
+        ("http://a/b c", "a URL parser would percent-encode U+0020: write it as %20"),
+        ("http://a/b\x00", "a URL parser would remove U+0000 (NUL): leave it out"),
+        ("http://a/b\x7fc", "a URL parser would percent-encode U+007F (delete): write it as %7F"),
+        ('http://"proxy:3128', "a URL parser would percent-encode '\"' (U+0022): write it as %22"),
+        ("http://a/<b>", "a URL parser would percent-encode '<' (U+003C): write it as %3C"),
+        ("http://a/#`x", "a URL parser would percent-encode '`' (U+0060): write it as %60"),
+        ("https://x/{variant}/", "a URL parser would percent-encode '{' (U+007B): write it as %7B"),
+        ("http://a/?q='x", 'a URL parser would percent-encode "\'" (U+0027): write it as %27'),
+        ("http://a/p^q", "a URL parser would percent-encode '^' (U+005E): write it as %5E"),
+        ("http://us|er@a/", "a URL parser would percent-encode '|' (U+007C): write it as %7C"),
+        ("http://a/ü", "a URL parser would percent-encode 'ü' (U+00FC): write it as %C3%BC"),
+        ("socks5://proxy\\", "'\\' (U+005C) is read as '/' by WHATWG URL parsers and kept by others: write '/' or %5C"),
+        ("https://a\\b", "'\\' (U+005C) is read as '/' by WHATWG URL parsers and kept by others: write '/' or %5C"),
+    ],
+)
+def test_url_rejects_what_a_whatwg_parser_would_strip_or_escape(value: str, reason: str) -> None:
+    """thar only: Bottlerocket stores these as given, and templates then write them verbatim."""
+    shown = json.dumps(value, ensure_ascii=False)[1:-1] if any(c < " " or c == "\x7f" for c in value) else value
+    assert error_of("Url", value) == f"Unable to deserialize into Url: Given invalid URL '{shown}': {reason}"
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["http://a/%22x%22", "http://a/?a=b&c=d;e", "https://bücher.example/", "aws:///us-west-2a/i-0123", "http://a/|x"],
+)
+def test_url_keeps_what_a_whatwg_parser_keeps(value: str) -> None:
+    assert validate("Url", value) == value
+
+
+@pytest.mark.parametrize("char", ['"', "'", "{", "}", "*", "&", "!", "=", ",", "$", "%", "~", "+", "`"])
+def test_dns_domain_holds_only_letters_digits_hyphens_underscores_and_dots(char: str) -> None:
+    """thar only: WHATWG hosts may hold these; kubelet's clusterDomain is written unquoted into YAML."""
+    value = f"a{char}b.local"
+    assert error_of("DNSDomain", value).startswith(
+        f"Unable to deserialize into DNSDomain: Invalid domain name '{value}': "
+    )
+    assert validate("DNSDomain", "my_zone-1.bücher.example") == "my_zone-1.bücher.example"
 
 
 @pytest.mark.parametrize(

@@ -103,8 +103,8 @@ def test_no_field_is_required_and_an_empty_value_writes_nothing(module: ModuleTy
     assert parse({module.NAME: {}}) == {module.NAME: {}}
 
 
-def test_motd_is_any_string() -> None:
-    text = "Welcome!\n\tline two \u2028 \x00"
+def test_motd_is_any_string_of_lines() -> None:
+    text = 'Welcome!\n\tline two \r\n ☃ "quoted" {{x}} #'
     assert parse({"motd": text}) == {"motd": text}
     assert parse({"motd": ""}) == {"motd": ""}
     for value in [1, True, ["hi"], {"text": "hi"}]:
@@ -208,8 +208,8 @@ def test_integer_ranges_follow_the_rust_types() -> None:
     assert parse({"container-runtime": runtime}) == {"container-runtime": runtime}
 
 
-def test_sysctl_values_are_any_string_and_keys_may_hold_dots_and_slashes() -> None:
-    sysctl = {"net.ipv4.ip_forward": "1", "net/ipv6/conf/all/forwarding": "0", "kernel.core_pattern": "a\nb"}
+def test_sysctl_values_are_any_line_and_keys_may_hold_dots_and_slashes() -> None:
+    sysctl = {"net.ipv4.ip_forward": "1", "net/ipv6/conf/all/forwarding": "0", "kernel.core_pattern": "|/bin/c %p #x"}
     assert parse({"kernel": {"sysctl": sysctl}}) == {"kernel": {"sysctl": sysctl}}
 
 
@@ -345,7 +345,11 @@ def test_other_maps_keep_input_order() -> None:
 def test_validated_strings_are_stored_as_given() -> None:
     value = {
         "ntp": {"time-servers": ["2.amazon.pool.ntp.org", "HTTPS://Example.com:443/"]},
-        "updates": {"metadata-base-url": "https://x/{variant}/", "version-lock": "v1.26.1", "ignore-waves": True},
+        "updates": {
+            "metadata-base-url": "https://x/a/../%7Bvariant%7D/",
+            "version-lock": "v1.26.1",
+            "ignore-waves": True,
+        },
         "network": {"hostname": "ip-10-0-0-1.ec2.internal", "https-proxy": "proxy:3128", "no-proxy": ["*.local"]},
         "aws": {"region": "us-west-2", "config": "", "credentials": "W2RlZmF1bHRd", "profile": "default"},
     }

@@ -1,20 +1,23 @@
 """Unit tests of the custom helpers (spec/schnauzer.md §6): each helper's fn called directly.
 
 Every row of the §6.1 table, errors included; toml_encode (§6.2), CIDRs (§6.3), region maps
-(§6.4), /etc/hosts helpers with an injected resolver (§6.5) and oci_defaults with injected EFA
-detection (§6.6). Host facts always come from a ``HelperEnvironment`` built here.
+(§6.4), /etc/hosts helpers with an injected resolver (§6.5), oci_defaults with injected EFA
+detection (§6.6), and thar's quote_string. Host facts always come from a ``HelperEnvironment`` built here.
 """
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import sys
+import tomllib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from schnauzer.helper_api import Helper, HelperError, HelperKind, Param
 from schnauzer.helpers import OWNERS, HelperEnvironment, HostFactError, all_helpers, helpers_for
@@ -87,7 +90,7 @@ def fails(name: str, *values: Any, env: HelperEnvironment | None = None) -> str:
 
 def test_owner_map_lists_every_helper_once() -> None:
     names = [name for helpers in OWNERS.values() for name in helpers]
-    assert len(names) == len(set(names)) == 30
+    assert len(names) == len(set(names)) == 31  # Bottlerocket's 30 and thar's quote_string
     assert set(names) == set(all_helpers(make_env()))
 
 
@@ -127,6 +130,7 @@ EXACT_COUNTS = {
     "default": 2,
     "if_not_null": 1,
     "toml_encode": 1,
+    "quote_string": 1,
     "goarch": 1,
     "negate_or_else": 2,
     "is_null": 1,
@@ -337,6 +341,38 @@ def test_toml_encode(value: Any, expected: str) -> None:
 @pytest.mark.parametrize("value", [None, MISSING, [1, None], {"a": {"b": None}}, 2**63, -(2**63) - 1])
 def test_toml_encode_errors(value: Any) -> None:
     assert "TOML" in fails("toml_encode", value)
+
+
+# --- quote_string (thar) -------------------------------------------------------------------------
+
+QUOTED = [
+    ("https://k8s.example:6443", '"https://k8s.example:6443"'),
+    ("", '""'),
+    ('a"b\\c', '"a\\"b\\\\c"'),
+    ('it\'s "x"', '"it\'s \\"x\\""'),
+    ("\\", '"\\\\"'),
+    ("l1\nl2\t\r\b\f", '"l1\\nl2\\t\\r\\b\\f"'),
+    ("\x00\x1b\x7f\x85\u2028\u2029\ufeff", '"\\u0000\\u001B\\u007F\\u0085\\u2028\\u2029\\uFEFF"'),
+    ("é ☃ 𝄞 #[=}}", '"é ☃ 𝄞 #[=}}"'),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), QUOTED)
+def test_quote_string(text: str, expected: str) -> None:
+    assert call("quote_string", text) == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), QUOTED)
+def test_quote_string_reads_back_the_same_in_json_toml_and_yaml(text: str, expected: str) -> None:
+    quoted = call("quote_string", text)
+    assert json.loads(quoted) == text
+    assert tomllib.loads(f"value = {quoted}\n[table.{quoted}]\n") == {"value": text, "table": {text: {}}}
+    assert yaml.safe_load(f"value: {quoted}\nlist:\n- {quoted}\n") == {"value": text, "list": [text]}
+
+
+@pytest.mark.parametrize("value", [None, MISSING, 1, True, ["a"], {"a": "b"}, "lone \ud800"])
+def test_quote_string_takes_only_strings(value: Any) -> None:
+    assert fails("quote_string", value).startswith("quote_string: parameter 1 (s) = ")
 
 
 # --- goarch, negate_or_else ---------------------------------------------------------------------

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from .helpers import RunStorewolf
+from .helpers import RunStorewolf, storewolf_command, storewolf_env
 
 
 @pytest.fixture
@@ -25,10 +24,8 @@ def run_storewolf(thar_root: Path) -> RunStorewolf:
     """``run_storewolf(*args)``: ``python -m storewolf ARGS`` with THAR_ROOT set to the sandbox."""
 
     def run(*args: str | os.PathLike[str], env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-        environ = {**os.environ, "THAR_ROOT": str(thar_root), **(env or {})}
         return subprocess.run(
-            [sys.executable, "-m", "storewolf", *map(str, args)],
-            capture_output=True, text=True, env=environ, timeout=60,
-        )  # fmt: skip
+            storewolf_command(*args), capture_output=True, text=True, env=storewolf_env(thar_root, env), timeout=60
+        )
 
     return run

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -36,6 +38,16 @@ setting-generator = "schnauzer-v2 render --requires 'aws@v1(helpers=[ecr-prefix]
 """  # noqa: E501 (verbatim)
 
 RunStorewolf = Callable[..., subprocess.CompletedProcess[str]]
+
+
+def storewolf_command(*args: str | os.PathLike[str]) -> list[str]:
+    """The ``storewolf`` command line: ``python -m storewolf ARGS``."""
+    return [sys.executable, "-m", "storewolf", *map(str, args)]
+
+
+def storewolf_env(thar_root: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """This process's environment with ``THAR_ROOT`` set to the sandbox ``thar_root``."""
+    return {**os.environ, "THAR_ROOT": str(thar_root), **(extra or {})}
 
 
 def write(path: Path, text: str) -> Path:

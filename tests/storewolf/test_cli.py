@@ -166,12 +166,19 @@ def test_no_inventory_symlink_without_its_flag(tmp_path: Path, run_storewolf: Ru
     assert sorted(p.name for p in tmp_path.iterdir()) == ["datastore", "root"]
 
 
-def test_current_without_live_exits_1(tmp_path: Path, run_storewolf: RunStorewolf) -> None:
+def test_current_without_live_is_seeded_in_place(tmp_path: Path, run_storewolf: RunStorewolf) -> None:
+    # Bottlerocket exits 1 ("already exists") here, on every boot from then on.
+    defaults = write(tmp_path / "defaults.toml", SPEC_DEFAULTS)
+    reference = tmp_path / "reference"
+    clean = run_storewolf("--data-store-base-path", reference, "--defaults", defaults, "--version", "1.26.1")
+    assert clean.returncode == 0, clean.stderr
     base = tmp_path / "datastore"
-    create_new_datastore(base, Version(1, 26, 1))  # a datastore nothing was ever written to
-    result = run_storewolf("--data-store-base-path", base, "--version", "1.26.1")
-    assert result.returncode == 1
-    assert "Unable to create datastore" in result.stderr and "already exists" in result.stderr
+    real = create_new_datastore(base, Version(1, 26, 1))  # a datastore nothing was ever written to
+    result = run_storewolf("--data-store-base-path", base, "--defaults", defaults, "--version", "1.26.1")
+    assert result.returncode == 0, result.stderr
+    assert (base / "current").resolve() == real
+    assert sorted(p.name for p in base.iterdir()) == ["current", "v1", "v1.26", "v1.26.1", real.name]
+    assert datastore_files(base) == datastore_files(reference)
 
 
 def test_bad_toml_exits_1_naming_the_file_and_line(tmp_path: Path, run_storewolf: RunStorewolf) -> None:
