@@ -11,7 +11,7 @@ and `apiclient exec` are not supported yet.
 
 from __future__ import annotations
 
-from apiclient.client import (
+from thar.apiclient.client import (
     DEFAULT_SOCKET_PATH,
     Request,
     default_socket_path,
@@ -19,15 +19,15 @@ from apiclient.client import (
     raw_request_unchecked,
     send,
 )
-from apiclient.errors import ApiClientError, ConnectionFailed, RequestFailed, ResponseStatus, UsageError
+from thar.apiclient.errors import ApiClientError, ConnectionFailed, RequestFailed, ResponseStatus, UsageError
 
 TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: importing typing costs start-up time
 if TYPE_CHECKING:
     from typing import Any
 
-    from apiclient.apply import apply_settings, apply_sources
-    from apiclient.get import get_json, get_prefixes, get_settings
-    from apiclient.set import patch_settings, set_keypairs, set_settings
+    from thar.apiclient.apply import apply_settings, apply_sources
+    from thar.apiclient.get import get_json, get_prefixes, get_settings
+    from thar.apiclient.set import patch_settings, set_keypairs, set_settings
 
 __all__ = [
     "DEFAULT_SOCKET_PATH",
@@ -53,14 +53,14 @@ __all__ = [
 
 # The verb functions are imported on first use, so `apiclient get` does not pay for TOML parsing.
 _LAZY = {
-    "apply_settings": "apiclient.apply",
-    "apply_sources": "apiclient.apply",
-    "get_json": "apiclient.get",
-    "get_prefixes": "apiclient.get",
-    "get_settings": "apiclient.get",
-    "patch_settings": "apiclient.set",
-    "set_keypairs": "apiclient.set",
-    "set_settings": "apiclient.set",
+    "apply_settings": "thar.apiclient.apply",
+    "apply_sources": "thar.apiclient.apply",
+    "get_json": "thar.apiclient.get",
+    "get_prefixes": "thar.apiclient.get",
+    "get_settings": "thar.apiclient.get",
+    "patch_settings": "thar.apiclient.set",
+    "set_keypairs": "thar.apiclient.set",
+    "set_settings": "thar.apiclient.set",
 }
 
 

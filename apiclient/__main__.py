@@ -1,9 +1,9 @@
-"""`python -m apiclient`: the same as the `apiclient` command."""
+"""`python -m thar.apiclient`: the same as the `apiclient` command."""
 
 from __future__ import annotations
 
 import sys
 
-from apiclient.cli import main
+from thar.apiclient.cli import main
 
 sys.exit(main())

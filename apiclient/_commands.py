@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import sys
 
-from apiclient._levels import DEBUG, LOG_LEVELS
-from apiclient._record import Record
-from apiclient.errors import NotSupported
+from thar.apiclient._levels import DEBUG, LOG_LEVELS
+from thar.apiclient._record import Record
+from thar.apiclient.errors import NotSupported
 
 TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: importing typing costs start-up time
 if TYPE_CHECKING:
     from typing import Any
 
-    from apiclient.cli import Invocation
-    from apiclient.client import Request
+    from thar.apiclient.cli import Invocation
+    from thar.apiclient.client import Request
 
 __all__ = [
     "QUIET_COMMANDS",
@@ -168,7 +168,7 @@ def run_command(invocation: Invocation) -> None:
     command = invocation.command
     socket_path = invocation.socket_path
     if isinstance(command, RawArgs):
-        from apiclient.raw import raw, status_line
+        from thar.apiclient.raw import raw, status_line
 
         status, body = raw(socket_path, command.uri, command.method, command.data)
         if LOG_LEVELS[invocation.log_level] <= DEBUG:
@@ -176,7 +176,7 @@ def run_command(invocation: Invocation) -> None:
         if body:
             sys.stdout.write(body + "\n")
     elif isinstance(command, SetArgs):
-        from apiclient.set import dry_run_settings, set_json_patch, set_keypairs, set_settings
+        from thar.apiclient.set import dry_run_settings, set_json_patch, set_keypairs, set_settings
 
         if command.dry_run:
             result = dry_run_settings(socket_path, items=command.items, settings=command.settings, patch=command.patch)
@@ -188,20 +188,20 @@ def run_command(invocation: Invocation) -> None:
         else:
             set_keypairs(socket_path, command.items, confirm=command.confirm)
     elif isinstance(command, ApplyArgs):
-        from apiclient.apply import apply_sources, dry_run_sources
+        from thar.apiclient.apply import apply_sources, dry_run_sources
 
         if command.dry_run:
             sys.stdout.write(dry_run_sources(socket_path, command.sources)["diff"])
         else:
             apply_sources(socket_path, command.sources)
     elif isinstance(command, RebootArgs):
-        from apiclient.reboot import reboot
+        from thar.apiclient.reboot import reboot
 
         reboot(socket_path)
     elif isinstance(command, HistoryArgs):
         import json
 
-        from apiclient import history
+        from thar.apiclient import history
 
         if command.generation is not None:
             patch = history.generation_patch(socket_path, command.generation)
@@ -210,7 +210,7 @@ def run_command(invocation: Invocation) -> None:
             entries = history.history(socket_path, command.limit, command.before, command.prefix)
             sys.stdout.write(history.format_history(entries))
     elif isinstance(command, RollbackArgs):
-        from apiclient.history import rollback
+        from thar.apiclient.history import rollback
 
         keys = rollback(socket_path, command.generation)
         import logging
@@ -218,17 +218,17 @@ def run_command(invocation: Invocation) -> None:
         logging.getLogger("apiclient").info("Rolled back to generation %d: %d setting(s) changed", command.generation,
                                             len(keys))  # fmt: skip
     elif isinstance(command, ConfirmArgs):
-        from apiclient.history import confirm
+        from thar.apiclient.history import confirm
 
         confirm(socket_path)
     elif isinstance(command, UnsetArgs):
-        from apiclient.unset import unset
+        from thar.apiclient.unset import unset
 
         unset(socket_path, command.keys, command.confirm)
     elif isinstance(command, WatchArgs):
         import json
 
-        from apiclient.watch import watch
+        from thar.apiclient.watch import watch
 
         def show(event: dict[str, Any]) -> None:
             sys.stdout.write(json.dumps(event, ensure_ascii=False) + "\n")
@@ -236,7 +236,7 @@ def run_command(invocation: Invocation) -> None:
 
         watch(socket_path, command.prefix, show, since=command.since, count=command.count)
     elif isinstance(command, RequestArgs):
-        from apiclient.client import send
+        from thar.apiclient.client import send
 
         body = send(socket_path, command.request)
         if command.print_body:

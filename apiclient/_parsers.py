@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import re
 
-from apiclient._commands import (
+from thar.apiclient._commands import (
     ApplyArgs,
     ConfirmArgs,
     HistoryArgs,
@@ -25,16 +25,16 @@ from apiclient._commands import (
     UnsupportedArgs,
     WatchArgs,
 )
-from apiclient.cli import GetArgs, _get_args, _Usage
-from apiclient.client import default_socket_path
-from apiclient.errors import UsageError
+from thar.apiclient.cli import GetArgs, _get_args, _Usage
+from thar.apiclient.client import default_socket_path
+from thar.apiclient.errors import UsageError
 
 TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: importing typing costs start-up time
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
     from typing import NoReturn
 
-    from apiclient.cli import Command
+    from thar.apiclient.cli import Command
 
 __all__ = ["SUBCOMMAND_PARSERS", "globals_parser"]
 
@@ -207,7 +207,7 @@ def _parse_set(parser: _Parser, rest: list[str]) -> SetArgs:
     if args.patch is not None:
         if args.items or json_inputs:
             parser.fail("Cannot specify --patch with key=value pairs or --json settings with 'set'")
-        from apiclient.set import parse_json_patch
+        from thar.apiclient.set import parse_json_patch
 
         try:
             return SetArgs(patch=parse_json_patch(args.patch), confirm=confirm, dry_run=dry)
@@ -219,7 +219,7 @@ def _parse_set(parser: _Parser, rest: list[str]) -> SetArgs:
         parser.fail("Must specify key=value settings or --json settings with 'set'")
     if not json_inputs:
         return SetArgs(items=list(args.items), confirm=confirm, dry_run=dry)
-    from apiclient.set import parse_json_settings
+    from thar.apiclient.set import parse_json_settings
 
     try:
         return SetArgs(settings=parse_json_settings(json_inputs[0]), confirm=confirm, dry_run=dry)
@@ -285,7 +285,7 @@ def _parse_report(parser: _Parser, rest: list[str]) -> RequestArgs:
         if not _INT32.fullmatch(args.level) or not -(2**31) <= int(args.level) < 2**31:
             sub.fail("Invalid argument to -l | --level")
         level = int(args.level)
-    from apiclient.report import report_request
+    from thar.apiclient.report import report_request
 
     return RequestArgs(report_request(kind, level=level, format=args.format))
 
@@ -303,7 +303,7 @@ def _ephemeral_storage_parser() -> _Parser:
 
 def _parse_ephemeral_storage(parser: _Parser, rest: list[str]) -> RequestArgs:
     item = rest[0] if rest else None
-    from apiclient import ephemeral_storage
+    from thar.apiclient import ephemeral_storage
 
     if item == "init":
         sub = _Parser("apiclient ephemeral-storage init", "Format the ephemeral disks (RAID0 if several).")

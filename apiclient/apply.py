@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from apiclient.client import Request, SocketPath, raw_request, transaction_name
-from apiclient.errors import (
+from thar.apiclient.client import Request, SocketPath, raw_request, transaction_name
+from thar.apiclient.errors import (
     ApiClientError,
     ApplyCommitFailed,
     ApplyPatchFailed,
@@ -35,8 +35,8 @@ from apiclient.errors import (
     SourceReadFailed,
     UnsupportedUriScheme,
 )
-from apiclient.set import compact_json
-from apiclient.transaction import commit_and_apply_request, discard_on_failure, tx_query
+from thar.apiclient.set import compact_json
+from thar.apiclient.transaction import commit_and_apply_request, discard_on_failure, tx_query
 
 __all__ = [
     "STDIN",
@@ -198,7 +198,7 @@ def dry_run_sources(
     socket_path: SocketPath, sources: Sequence[str], stdin: Callable[[], bytes] | None = None
 ) -> dict[str, Any]:
     """thar: `apply --dry-run`: what applying the sources would change; nothing is committed."""
-    from apiclient.set import dry_run
+    from thar.apiclient.set import dry_run
 
     tx = transaction_name("apiclient-apply")
     patches = [

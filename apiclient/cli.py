@@ -17,10 +17,10 @@ from __future__ import annotations
 import os
 import sys
 
-from apiclient._levels import DEBUG, LOG_LEVELS
-from apiclient._record import Record
-from apiclient.client import default_socket_path
-from apiclient.errors import ApiClientError
+from thar.apiclient._levels import DEBUG, LOG_LEVELS
+from thar.apiclient._record import Record
+from thar.apiclient.client import default_socket_path
+from thar.apiclient.errors import ApiClientError
 
 TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: importing typing costs start-up time
 if TYPE_CHECKING:
@@ -164,7 +164,7 @@ class GetArgs(Record):
 if TYPE_CHECKING:
     # The other commands' values live in apiclient._commands, imported only to parse or run one
     # of them; this module serves them too (see __getattr__).
-    from apiclient._commands import (
+    from thar.apiclient._commands import (
         ApplyArgs,
         ConfirmArgs,
         HistoryArgs,
@@ -213,7 +213,7 @@ _COMMAND_CLASSES = frozenset(
 def __getattr__(name: str) -> type[Record]:
     # `from apiclient.cli import SetArgs` and the like: apiclient._commands' classes.
     if name in _COMMAND_CLASSES:
-        from apiclient import _commands
+        from thar.apiclient import _commands
 
         cls: type[Record] = getattr(_commands, name)
         return cls
@@ -250,14 +250,14 @@ def _get_args(tokens: Sequence[str], fail: Callable[[str], NoReturn]) -> GetArgs
     if uri is not None and prefixes:
         fail("You can specify prefixes or a URI, but not both.")
     if uri is None and not prefixes:
-        from apiclient.get import DEFAULT_PREFIXES
+        from thar.apiclient.get import DEFAULT_PREFIXES
 
         prefixes = list(DEFAULT_PREFIXES)
     return GetArgs(prefixes, uri)
 
 
 def _get_usage_error(message: str) -> NoReturn:
-    from apiclient._parsers import _get_parser
+    from thar.apiclient._parsers import _get_parser
 
     _get_parser().fail(message)
 
@@ -304,23 +304,23 @@ def parse_command_line(argv: Sequence[str]) -> Invocation:
     subcommand = split.subcommand
     options = _read_globals(split.globals)
     if options is None:
-        from apiclient._parsers import globals_parser
+        from thar.apiclient._parsers import globals_parser
 
         parsed = globals_parser().parse_args(split.globals)
         options = parsed.socket_path, parsed.log_level, parsed.help
     socket_path, log_level, help_ = options
     if help_:
-        from apiclient._parsers import SUBCOMMAND_PARSERS, globals_parser
+        from thar.apiclient._parsers import SUBCOMMAND_PARSERS, globals_parser
 
         raise _Usage("", SUBCOMMAND_PARSERS[subcommand][0]() if subcommand else globals_parser())
     if log_level.lower() not in LOG_LEVELS:
-        from apiclient._parsers import globals_parser
+        from thar.apiclient._parsers import globals_parser
 
         globals_parser().fail(f"Invalid log level '{log_level}'")
     subcommand = subcommand or "raw"
     command = _read_command(subcommand, split.rest)
     if command is None:
-        from apiclient._parsers import SUBCOMMAND_PARSERS
+        from thar.apiclient._parsers import SUBCOMMAND_PARSERS
 
         build, parse = SUBCOMMAND_PARSERS[subcommand]
         command = parse(build(), split.rest)
@@ -338,7 +338,7 @@ def run(invocation: Invocation) -> None:
     if isinstance(command, GetArgs):
         import json
 
-        from apiclient.get import get_json, get_prefixes
+        from thar.apiclient.get import get_json, get_prefixes
 
         value = (
             get_json(socket_path, command.uri)
@@ -347,7 +347,7 @@ def run(invocation: Invocation) -> None:
         )
         sys.stdout.write(json.dumps(value, indent=2, ensure_ascii=False) + "\n")
     else:
-        from apiclient._commands import run_command
+        from thar.apiclient._commands import run_command
 
         run_command(invocation)
 
@@ -362,7 +362,7 @@ def _may_log(invocation: Invocation) -> bool:
         return True
     if isinstance(invocation.command, GetArgs):  # apiclient.get and .client log nothing above debug
         return False
-    from apiclient._commands import QUIET_COMMANDS  # already imported: it made the command
+    from thar.apiclient._commands import QUIET_COMMANDS  # already imported: it made the command
 
     return not isinstance(invocation.command, QUIET_COMMANDS)
 
@@ -376,7 +376,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{usage.message}\n\n{help_text}" if usage.message else help_text, end="", file=sys.stderr)
         return 2
     if _may_log(invocation):
-        from apiclient.logs import setup_logging
+        from thar.apiclient.logs import setup_logging
 
         setup_logging(invocation.log_level)
     try:

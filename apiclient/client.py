@@ -14,8 +14,8 @@ import _socket
 import os
 import sys
 
-from apiclient._record import Record
-from apiclient.errors import (
+from thar.apiclient._record import Record
+from thar.apiclient.errors import (
     ApiClientError,
     ConnectionFailed,
     RequestFailed,

@@ -17,10 +17,10 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from apiclient.client import SocketPath, default_socket_path, is_success, raw_request_unchecked
-from apiclient.errors import ApiClientError, CommitNotSent, CommitRejected
-from apiclient.logs import LOG_LEVELS, setup_logging
-from apiclient.transaction import tx_query
+from thar.apiclient.client import SocketPath, default_socket_path, is_success, raw_request_unchecked
+from thar.apiclient.errors import ApiClientError, CommitNotSent, CommitRejected
+from thar.apiclient.logs import LOG_LEVELS, setup_logging
+from thar.apiclient.transaction import tx_query
 
 __all__ = ["LAUNCH_TRANSACTION", "commit", "log_pending", "main"]
 

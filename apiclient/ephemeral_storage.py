@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from apiclient.client import Request, SocketPath, send
-from apiclient.set import compact_json
+from thar.apiclient.client import Request, SocketPath, send
+from thar.apiclient.set import compact_json
 
 __all__ = ["FILESYSTEMS", "bind_request", "init_request", "list_request", "send_request"]
 

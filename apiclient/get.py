@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import json
 
-from apiclient.client import Request, SocketPath, send
-from apiclient.errors import InvalidJsonResponse
+from thar.apiclient.client import Request, SocketPath, send
+from thar.apiclient.errors import InvalidJsonResponse
 
 TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: importing typing costs start-up time
 if TYPE_CHECKING:

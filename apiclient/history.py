@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote
 
-from apiclient.client import Request, SocketPath, send
-from apiclient.errors import InvalidJsonResponse
+from thar.apiclient.client import Request, SocketPath, send
+from thar.apiclient.errors import InvalidJsonResponse
 
 __all__ = [
     "confirm",

@@ -10,7 +10,7 @@ import logging
 import sys
 
 # The level table lives in a module without `logging`, for apiclient.cli's start-up.
-from apiclient._levels import LOG_LEVELS, TRACE
+from thar.apiclient._levels import LOG_LEVELS, TRACE
 
 __all__ = ["LOG_LEVELS", "TRACE", "LevelFormatter", "setup_logging"]
 

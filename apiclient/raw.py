@@ -6,8 +6,8 @@ the URI is the path and query, the data is the body as given.
 
 from __future__ import annotations
 
-from apiclient.client import SocketPath, raw_request
-from apiclient.errors import ApiClientError, RequestFailed
+from thar.apiclient.client import SocketPath, raw_request
+from thar.apiclient.errors import ApiClientError, RequestFailed
 
 __all__ = ["raw", "status_line"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from apiclient.client import Request, SocketPath, send
+from thar.apiclient.client import Request, SocketPath, send
 
 __all__ = ["REBOOT_REQUEST", "reboot"]
 

@@ -5,7 +5,7 @@ The body is passed through untouched (text or JSON, as `--format` asked).
 
 from __future__ import annotations
 
-from apiclient.client import Request, SocketPath, send
+from thar.apiclient.client import Request, SocketPath, send
 
 __all__ = ["REPORT_KINDS", "get_report", "report_request"]
 

@@ -15,9 +15,9 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from apiclient.client import Request, SocketPath, send, transaction_name
-from apiclient.errors import ApiClientError, InvalidJsonResponse, InvalidSettingsJson
-from apiclient.transaction import (
+from thar.apiclient.client import Request, SocketPath, send, transaction_name
+from thar.apiclient.errors import ApiClientError, InvalidJsonResponse, InvalidSettingsJson
+from thar.apiclient.transaction import (
     commit_and_apply_request,
     delete_request,
     discard_on_failure,

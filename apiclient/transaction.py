@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from urllib.parse import quote
 
-from apiclient.client import Request, SocketPath, send
-from apiclient.errors import ApiClientError, ConnectionFailed
+from thar.apiclient.client import Request, SocketPath, send
+from thar.apiclient.errors import ApiClientError, ConnectionFailed
 
 __all__ = ["commit_and_apply_request", "delete_request", "discard_on_failure", "dry_run_request", "tx_query"]
 

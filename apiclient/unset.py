@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from urllib.parse import quote
 
-from apiclient.client import Request, SocketPath, send, transaction_name
-from apiclient.transaction import commit_and_apply_request, discard_on_failure, tx_query
+from thar.apiclient.client import Request, SocketPath, send, transaction_name
+from thar.apiclient.transaction import commit_and_apply_request, discard_on_failure, tx_query
 
 __all__ = ["unset", "unset_request"]
 

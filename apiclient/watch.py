@@ -12,8 +12,8 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
-from apiclient.client import Request, SocketPath, send
-from apiclient.errors import InvalidJsonResponse
+from thar.apiclient.client import Request, SocketPath, send
+from thar.apiclient.errors import InvalidJsonResponse
 
 __all__ = ["POLL_SECONDS", "watch", "watch_once", "watch_request"]
 

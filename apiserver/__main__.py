@@ -22,9 +22,9 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-import variants
-from datastore import DatastoreError, FilesystemDataStore
-from models import Variant, VariantError, extensions_for_family, load_variant
+from thar import variants
+from thar.datastore import DatastoreError, FilesystemDataStore
+from thar.models import Variant, VariantError, extensions_for_family, load_variant
 
 from .connections import (
     DEFAULT_HEADER_TIMEOUT,

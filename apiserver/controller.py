@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from datastore import (
+from thar.datastore import (
     LIVE,
     Caller,
     Commit,
@@ -29,7 +29,7 @@ from datastore import (
     meta_key,
     to_pairs_with_prefix,
 )
-from models import ConfigurationFile, ModelError, Service, Variant, parse_os_release
+from thar.models import ConfigurationFile, ModelError, Service, Variant, parse_os_release
 
 from .errors import (
     BadKey,

@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from datastore import DatastoreError, from_map_with_prefix
+from thar.datastore import DatastoreError, from_map_with_prefix
 
 from .controller import Controller
 from .errors import ApiError, CommitWithNoPending, DataStoreFailed, DryRunFailed
@@ -31,8 +31,8 @@ def _entries(controller: Controller, area: str) -> dict[str, Any]:
 
 def dry_run(controller: Controller, tx: str, root: Path | None) -> dict[str, Any]:
     """``{"keys": [...], "diff": "...", "restarts": [{"service", "commands"}], "reload_systemd": bool}``."""
-    from thar_be_settings.errors import ApplierError
-    from thar_be_settings.plan import diff_plan, plan_for_model
+    from thar.thar_be_settings.errors import ApplierError
+    from thar.thar_be_settings.plan import diff_plan, plan_for_model
 
     live = controller.snapshot.values
     try:

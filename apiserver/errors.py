@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from http import HTTPStatus
 
-from datastore import DatastoreError, OutOfSpace
+from thar.datastore import DatastoreError, OutOfSpace
 
 __all__ = [
     "STATUS",

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from datastore import Commit, DataStore, DatastoreError, JournalError, Key, from_map_with_prefix
+from thar.datastore import Commit, DataStore, DatastoreError, JournalError, Key, from_map_with_prefix
 
 from .errors import DataStoreFailed, GenerationNotFound
 

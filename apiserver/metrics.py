@@ -26,7 +26,7 @@ from bisect import bisect_left
 from pathlib import Path
 from typing import Generic, TypeVar
 
-from datastore import Commit
+from thar.datastore import Commit
 
 __all__ = ["CONTENT_TYPE", "Count", "Family", "Level", "Metrics", "RouteMetrics", "Timings"]
 

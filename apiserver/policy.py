@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from datastore import Caller, InvalidKey, Key
+from thar.datastore import Caller, InvalidKey, Key
 
 from .errors import Forbidden
 

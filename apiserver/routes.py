@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
-from datastore import Caller, encode_segment
+from thar.datastore import Caller, encode_segment
 
 from .body import parse_json
 from .confirm import Confirmations

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 from aiohttp import web
 
-from datastore import Caller
+from thar.datastore import Caller
 
 from .confirm import CONFIRM_FILE, Confirmations
 from .connections import ConnectionGate, ConnectionLimitError, ConnectionLimits, GatedUnixSite, fit_to_descriptors

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from datastore import (
+from thar.datastore import (
     DataStore,
     DatastoreError,
     InvalidKey,
@@ -24,7 +24,7 @@ from datastore import (
     to_json,
     to_pairs_with_prefix,
 )
-from models import ModelError, Variant
+from thar.models import ModelError, Variant
 
 from .errors import BadKey, DataStoreFailed, EmptyInput, JsonDeserialize, JsonPatchFailed, write_failed
 

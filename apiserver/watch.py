@@ -16,7 +16,7 @@ from collections import deque
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from datastore import Commit, DataStore, Key, from_map_with_prefix
+from thar.datastore import Commit, DataStore, Key, from_map_with_prefix
 
 __all__ = ["RECENT_COMMITS", "WatchHub", "changed_settings"]
 

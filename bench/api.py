@@ -28,9 +28,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-import variants
-from datastore import LIVE, FilesystemDataStore, Version, create_new_datastore, to_pairs, to_pairs_with_prefix
-from models import load_variant
+from thar import variants
+from thar.datastore import LIVE, FilesystemDataStore, Version, create_new_datastore, to_pairs, to_pairs_with_prefix
+from thar.models import load_variant
 
 Request = tuple[str, str, bytes]  # method, target, body
 
@@ -183,7 +183,7 @@ def main() -> None:
             [
                 sys.executable,
                 "-m",
-                "apiserver",
+                "thar.apiserver",
                 "--datastore-path",
                 str(datastore),
                 "--socket-path",

@@ -30,8 +30,8 @@ import tempfile
 import time
 from pathlib import Path
 
-import variants
-from thar_be_settings.sandbox import install_templates
+from thar import variants
+from thar.thar_be_settings.sandbox import install_templates
 
 BIN = Path(sys.executable).parent
 # What sundog generates and a user supplies on a node joining a cluster.
@@ -115,10 +115,16 @@ def main() -> None:
 
         python_ms = timed([sys.executable, "-c", "pass"], env, args.runs)
         get_ms = timed([str(BIN / "apiclient"), "-s", sock, "get", "settings.motd"], env, args.runs)
-        import_ms = timed([sys.executable, "-c", "import schnauzer.render, thar_be_settings.applier"], env, args.runs)
+        import_ms = timed(
+            [sys.executable, "-c", "import thar.schnauzer.render, thar.thar_be_settings.applier"], env, args.runs
+        )
         # What a run would cost if oci_defaults had to load the settings model (values not in stored form).
         model_ms = timed(
-            [sys.executable, "-c", "import schnauzer.render, thar_be_settings.applier, models.settings.oci_defaults"],
+            [
+                sys.executable,
+                "-c",
+                "import thar.schnauzer.render, thar.thar_be_settings.applier, thar.models.settings.oci_defaults",
+            ],
             env,
             args.runs,
         )
@@ -126,11 +132,11 @@ def main() -> None:
         cold_ms = timed(apply_all, env, args.runs, before=wipe)
 
         # (b) in process: the model fetched once, then render + write.
-        from thar_be_settings import api
-        from thar_be_settings.applier import write_plan
-        from thar_be_settings.config import parse_files, parse_services
-        from thar_be_settings.plan import plan_apply
-        from thar_be_settings.sandbox import sandbox_environment
+        from thar.thar_be_settings import api
+        from thar.thar_be_settings.applier import write_plan
+        from thar.thar_be_settings.config import parse_files, parse_services
+        from thar.thar_be_settings.plan import plan_apply
+        from thar.thar_be_settings.sandbox import sandbox_environment
 
         model = api.get_object(sock, "/")
         cfg = parse_files(api.configuration_files(sock))

@@ -28,9 +28,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import variants
-from datastore import Version
-from storewolf import load_variant_defaults, seed
+from thar import variants
+from thar.datastore import Version
+from thar.storewolf import load_variant_defaults, seed
 
 BIN = Path(sys.executable).parent
 USER_DATA = """\
@@ -64,7 +64,7 @@ def start_server(root: Path) -> subprocess.Popen[bytes]:
     sock = root / "run/api.sock"
     sock.parent.mkdir(parents=True)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "apiserver", "--datastore-path", str(base / "current"), "--applier", "none"],
+        [sys.executable, "-m", "thar.apiserver", "--datastore-path", str(base / "current"), "--applier", "none"],
         env={**os.environ, "THAR_ROOT": str(root)}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     deadline = time.monotonic() + 30

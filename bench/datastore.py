@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from datastore import LIVE, FilesystemDataStore, Key, Pending, Version, create_new_datastore, to_json
+from thar.datastore import LIVE, FilesystemDataStore, Key, Pending, Version, create_new_datastore, to_json
 
 Row = tuple[str, float, float]
 

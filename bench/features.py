@@ -26,9 +26,9 @@ import tempfile
 import time
 from pathlib import Path
 
-import variants
-from datastore import LIVE, FilesystemDataStore, Key, to_json, to_pairs_with_prefix
-from models import load_variant
+from thar import variants
+from thar.datastore import LIVE, FilesystemDataStore, Key, to_json, to_pairs_with_prefix
+from thar.models import load_variant
 
 
 def seed(base: Path, generations: int) -> None:
@@ -56,7 +56,7 @@ class Server:
         argv = [
             sys.executable,
             "-m",
-            "apiserver",
+            "thar.apiserver",
             "--datastore-path",
             str(base),
             "--socket-path",

@@ -26,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from datastore import LIVE, FilesystemDataStore, Key, Pending, Version, create_new_datastore, meta_key, to_json
+from thar.datastore import LIVE, FilesystemDataStore, Key, Pending, Version, create_new_datastore, meta_key, to_json
 
 HELPERS = [
     'ReplaceStringMigration("settings.motd", "v{i}", "v{j}")',
@@ -56,7 +56,7 @@ def build(base: Path, keys: int, migrations: int, chained: bool) -> Path:
     for n in range(1, migrations + 1):
         expr = HELPERS[n % len(HELPERS)].format(i=n - 1, j=n)
         path = mig / f"migrate_v2.{n}.0_bench"
-        head = f"#!{sys.executable}\nimport sys\nfrom migrations.migration_helpers import *\n\n"
+        head = f"#!{sys.executable}\nimport sys\nfrom thar.migrations.migration_helpers import *\n\n"
         if chained:
             path.write_text(
                 f"{head}MIGRATION = {expr}\n\nif __name__ == '__main__':\n    sys.exit(migrate(MIGRATION))\n"
@@ -97,7 +97,7 @@ def main() -> None:
         for r in range(args.repeat):
             current = (work / "datastore/current").resolve()
             copies.append(cp_a(current, work / "copy"))
-            argv = [sys.executable, "-m", "migrations", "--datastore-path", str(work / "datastore/current")]
+            argv = [sys.executable, "-m", "thar.migrations", "--datastore-path", str(work / "datastore/current")]
             argv += ["--migration-directory", str(work / "migrations"), "--migrate-to-version", targets[r % 2]]
             if not args.sync:
                 argv.append("--no-sync")

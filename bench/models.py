@@ -18,8 +18,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from datastore import to_pairs
-from models.variant import Variant, load_variant
+from thar.datastore import to_pairs
+from thar.models.variant import Variant, load_variant
 
 CONFORMANCE = Path(__file__).resolve().parents[2] / "shared" / "conformance" / "defaults"
 

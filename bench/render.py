@@ -27,15 +27,15 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-import variants
-from models import load_variant
-from schnauzer.engine import compile_template
-from schnauzer.errors import SchnauzerError
-from schnauzer.helpers import HelperEnvironment
-from schnauzer.importer import StaticImporter, minimize_settings
-from schnauzer.registry import default_catalog
-from schnauzer.render import render_template_file
-from schnauzer.template import parse_template
+from thar import variants
+from thar.models import load_variant
+from thar.schnauzer.engine import compile_template
+from thar.schnauzer.errors import SchnauzerError
+from thar.schnauzer.helpers import HelperEnvironment
+from thar.schnauzer.importer import StaticImporter, minimize_settings
+from thar.schnauzer.registry import default_catalog
+from thar.schnauzer.render import render_template_file
+from thar.schnauzer.template import parse_template
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "conformance"

@@ -20,9 +20,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from models.modeled_types.oci import LINUX_CAPABILITIES
-from schnauzer.helper_api import Param
-from schnauzer.helpers import HelperEnvironment, all_helpers
+from thar.models.modeled_types.oci import LINUX_CAPABILITIES
+from thar.schnauzer.helper_api import Param
+from thar.schnauzer.helpers import HelperEnvironment, all_helpers
 
 
 def per_call_us(fn: Callable[[], object], repeat: int, inner: int) -> float:

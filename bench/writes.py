@@ -71,7 +71,7 @@ def main() -> None:
         root = Path(tmp)
         datastore = seed(root)
         sock = str(root / "api.sock")
-        argv = [sys.executable, "-m", "apiserver", "--datastore-path", str(datastore), "--socket-path", sock,
+        argv = [sys.executable, "-m", "thar.apiserver", "--datastore-path", str(datastore), "--socket-path", sock,
                 "--os-release", str(root / "os-release"), "--variant", "thar-dev", "--applier", "none",
                 "--log-level", "error"]  # fmt: skip
         server = subprocess.Popen(argv)

@@ -1,4 +1,4 @@
-"""`python -m early_boot_config` is the `early-boot-config` command."""
+"""`python -m thar.early_boot_config` is the `early-boot-config` command."""
 
 from __future__ import annotations
 

@@ -249,7 +249,7 @@ def open_sandbox(root: Path, requested: str | None) -> Sandbox:
     """The sandbox at ``root`` booting ``requested`` (a thar variant's name or a variant
     directory); without it, the variant the sandbox was first booted with, else thar-dev.
     A sandbox keeps its variant: booting another one is an error."""
-    import variants
+    from thar import variants
 
     root = root.resolve()
     if root == Path("/"):
@@ -323,7 +323,7 @@ def _storewolf_args(sb: Sandbox) -> list[str]:
 def _apiserver_args(sb: Sandbox) -> list[str]:
     # The applier is found on PATH (thar-boot puts its own bin directory first) and finds the
     # socket through THAR_ROOT. Without thar-be-settings installed, changes are only committed.
-    applier = "thar-be-settings" if installed("thar_be_settings.cli") else "none"
+    applier = "thar-be-settings" if installed("thar.thar_be_settings.cli") else "none"
     if applier != "none" and sb.host_restarts:
         applier += " --no-restart"
     return [
@@ -348,12 +348,13 @@ def _applier_note(sb: Sandbox) -> str:
 
 # What thar-be-settings imports only once it runs: the applier and schnauzer's render pipeline.
 _APPLIER_MODULES = (
-    "thar_be_settings.applier", "thar_be_settings.plan", "thar_be_settings.restart", "thar_be_settings.sandbox",
-    "schnauzer.errors", "schnauzer.helpers", "schnauzer.importer", "schnauzer.render", "schnauzer.template",
+    "thar.thar_be_settings.applier", "thar.thar_be_settings.plan", "thar.thar_be_settings.restart",
+    "thar.thar_be_settings.sandbox", "thar.schnauzer.errors", "thar.schnauzer.helpers", "thar.schnauzer.importer",
+    "thar.schnauzer.render", "thar.schnauzer.template",
     "subprocess",
 )  # fmt: skip
 # The settings model that schnauzer's model-validating helpers load on their first call.
-_MODEL_HELPERS = {"oci_defaults": "models.settings.oci_defaults"}
+_MODEL_HELPERS = {"oci_defaults": "thar.models.settings.oci_defaults"}
 
 
 @functools.cache
@@ -376,7 +377,13 @@ def _applier_preload(sb: Sandbox) -> tuple[str, ...]:
 
 def _sundog_preload(_sb: Sandbox) -> tuple[str, ...]:
     """sundog renders its schnauzer-v2 generators in process, importing schnauzer's CLI then."""
-    return ("schnauzer.cli", "schnauzer.errors", "schnauzer.v1", "schnauzer.importer", "sundog.runner")
+    return (
+        "thar.schnauzer.cli",
+        "thar.schnauzer.errors",
+        "thar.schnauzer.v1",
+        "thar.schnauzer.importer",
+        "thar.sundog.runner",
+    )
 
 
 def _first_boot_only(sb: Sandbox) -> str | None:
@@ -389,16 +396,16 @@ def _first_boot_only(sb: Sandbox) -> str | None:
 # -> settings-applier). The migrator is left out: a sandbox is always booted at the version of
 # the thar it runs, so there is nothing to migrate.
 BOOT_STEPS: tuple[Step, ...] = (
-    Step("storewolf", "storewolf.service", "storewolf", "storewolf.cli:main", _storewolf_args),
-    Step("apiserver", "apiserver.service", "apiserver", "apiserver.__main__:main", _apiserver_args, service=True),
-    Step("early-boot-config", "early-boot-config.service", "early-boot-config", "early_boot_config.cli:main",
+    Step("storewolf", "storewolf.service", "storewolf", "thar.storewolf.cli:main", _storewolf_args),
+    Step("apiserver", "apiserver.service", "apiserver", "thar.apiserver.__main__:main", _apiserver_args, service=True),
+    Step("early-boot-config", "early-boot-config.service", "early-boot-config", "thar.early_boot_config.cli:main",
          _socket_args, skip=_first_boot_only, early=True),
-    Step("settings-committer", "sundog.service", "settings-committer", "apiclient.committer:main",
+    Step("settings-committer", "sundog.service", "settings-committer", "thar.apiclient.committer:main",
          _socket_args, pre=True),
-    Step("sundog", "sundog.service", "sundog", "sundog.cli:main", _socket_args, preload=_sundog_preload),
-    Step("settings-committer", "settings-applier.service", "settings-committer", "apiclient.committer:main",
+    Step("sundog", "sundog.service", "sundog", "thar.sundog.cli:main", _socket_args, preload=_sundog_preload),
+    Step("settings-committer", "settings-applier.service", "settings-committer", "thar.apiclient.committer:main",
          _socket_args, pre=True),
-    Step("thar-be-settings --all", "settings-applier.service", "thar-be-settings", "thar_be_settings.cli:main",
+    Step("thar-be-settings --all", "settings-applier.service", "thar-be-settings", "thar.thar_be_settings.cli:main",
          _applier_args, note=_applier_note, preload=_applier_preload, ahead=2),
 )  # fmt: skip
 
@@ -733,8 +740,8 @@ def prepare(sandbox: Sandbox, user_data: Path | None) -> str:
         if not sandbox.os_release.exists():
             shutil.copyfile(sandbox.variant_dir / "os-release", sandbox.os_release)
             notes.append("os-release")
-        if installed("thar_be_settings.sandbox"):
-            from thar_be_settings.sandbox import install_restart_recorder, install_templates
+        if installed("thar.thar_be_settings.sandbox"):
+            from thar.thar_be_settings.sandbox import install_restart_recorder, install_templates
 
             count = len(install_templates(sandbox.variant_dir, sandbox.root))
             notes.append(f"{count} templates")

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from apiclient import default_socket_path
+from thar.apiclient import default_socket_path
 
 from .errors import EarlyBootConfigError
 from .logs import LOG_LEVELS, stdout_logging

@@ -19,7 +19,7 @@ from .userdata import parse_user_data
 from .validate import problems
 
 if TYPE_CHECKING:
-    from models import Variant
+    from thar.models import Variant
 
 __all__ = ["LintResult", "lint_file", "lint_text"]
 

@@ -7,7 +7,7 @@ import logging
 import sys
 from typing import TextIO
 
-from apiclient.logs import LOG_LEVELS, LevelFormatter
+from thar.apiclient.logs import LOG_LEVELS, LevelFormatter
 
 __all__ = ["LOG_LEVELS", "stderr_logging", "stdout_logging"]
 

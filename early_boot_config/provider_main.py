@@ -1,4 +1,4 @@
-"""`python -m early_boot_config.provider_main NAME`: one of thar's providers as an executable
+"""`python -m thar.early_boot_config.provider_main NAME`: one of thar's providers as an executable
 speaking the provider protocol (see `providers.py`). `early-boot-config install-providers`
 writes wrapper scripts that run this and links them into a providers directory."""
 
@@ -19,7 +19,7 @@ __all__ = ["main"]
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if len(args) != 1 or args[0] not in PROVIDERS:
-        print(f"usage: python -m early_boot_config.provider_main {{{','.join(PROVIDERS)}}}", file=sys.stderr)
+        print(f"usage: python -m thar.early_boot_config.provider_main {{{','.join(PROVIDERS)}}}", file=sys.stderr)
         return 2
     level = os.environ.get("EARLY_BOOT_CONFIG_LOG_LEVEL", "info").lower()
     stderr_logging(LOG_LEVELS.get(level, logging.INFO))

@@ -1,7 +1,7 @@
 """thar's user-data providers and the provider protocol.
 
 A provider answers with `ProviderOutput`: the settings it found (no `settings` wrapper) and
-a description, or nothing. As an executable (`python -m early_boot_config.providers NAME`)
+a description, or nothing. As an executable (`python -m thar.early_boot_config.providers NAME`)
 it prints one line, `{"json": {...}, "desc": "..."}`, or an empty line when it found no user
 data, and exits 0; on error it prints the message and exits 1; it logs to stderr.
 

@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from apiclient import ApiClientError, get_json, patch_settings, raw_request_unchecked
-from apiclient.client import transaction_name
+from thar.apiclient import ApiClientError, get_json, patch_settings, raw_request_unchecked
+from thar.apiclient.client import transaction_name
 
 from .errors import ApiFailed, EarlyBootConfigError, ProviderError, UserDataInvalid
 from .paths import Paths
@@ -228,7 +228,7 @@ _REJECTION_PREFIX = "Json deserialize error: "
 def check_with_api(socket_path: str, found: Sequence[tuple[str, ProviderOutput]]) -> None:
     """Check every answer against the model the API serves: each is PATCHed into a scratch
     transaction, which is deleted again whatever happens. The launch transaction is untouched."""
-    from apiclient.set import json_request
+    from thar.apiclient.set import json_request
 
     tx = transaction_name("early-boot-config-check")
     try:

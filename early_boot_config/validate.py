@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from .errors import UserDataInvalid, VariantUnknown
 
 if TYPE_CHECKING:
-    from models import Variant
+    from thar.models import Variant
 
 __all__ = ["load_named_variant", "problems", "validate_settings"]
 
@@ -21,8 +21,8 @@ __all__ = ["load_named_variant", "problems", "validate_settings"]
 def load_named_variant(name_or_dir: str) -> Variant:
     """A variant by thar name (`thar-dev`), by directory (Bottlerocket's format), or by a
     Bottlerocket variant name (`aws-k8s-1.31`: the extensions of its family, no defaults)."""
-    import variants
-    from models import Variant, VariantError, extensions_for_family, load_variant
+    from thar import variants
+    from thar.models import Variant, VariantError, extensions_for_family, load_variant
 
     try:
         if Path(name_or_dir).is_dir():
@@ -38,7 +38,7 @@ def load_named_variant(name_or_dir: str) -> Variant:
 
 def problems(variant: Variant, settings: Any) -> list[str]:
     """Every problem of `settings` (no `settings` wrapper) under `variant`'s model; [] when it fits."""
-    from models import ModelError
+    from thar.models import ModelError
 
     try:
         variant.parse_settings(settings)

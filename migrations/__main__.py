@@ -1,4 +1,4 @@
-"""``python -m migrations`` runs the migrator."""
+"""``python -m thar.migrations`` runs the migrator."""
 
 from .cli import main
 

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from datastore import DatastoreError, Version, VersionError, version_from_os_release
+from thar.datastore import DatastoreError, Version, VersionError, version_from_os_release
 
 from .errors import MigrationsError
 

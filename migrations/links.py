@@ -23,7 +23,7 @@ import string
 from collections.abc import Iterable
 from pathlib import Path
 
-from datastore import Version, VersionError
+from thar.datastore import Version, VersionError
 
 from .errors import LinkError
 

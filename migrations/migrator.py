@@ -26,7 +26,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from datastore import FilesystemDataStore, Version
+from thar.datastore import FilesystemDataStore, Version
 
 from .errors import MigrationFailure, TargetExists
 from .links import DOOMED_PREFIX, cleanup, current_version, flip_to_new_version, random_suffix, sweep, sync_filesystem

@@ -26,7 +26,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from datastore import DatastoreError, MemoryDataStore
+from thar.datastore import DatastoreError, MemoryDataStore
 
 from . import migration_helpers
 from .errors import MigrationsError

@@ -23,7 +23,7 @@ import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from datastore import Version, VersionError
+from thar.datastore import Version, VersionError
 
 from .errors import MigratorError, MissingMigration
 

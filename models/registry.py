@@ -16,7 +16,7 @@ __all__ = ["rust_types"]
 def rust_types() -> dict[str, Any]:
     """``{Rust type name: Python type}`` over every model module."""
     found: dict[str, Any] = {}
-    for package_name in ("models.modeled_types", "models.settings"):
+    for package_name in ("thar.models.modeled_types", "thar.models.settings"):
         package = importlib.import_module(package_name)
         for info in pkgutil.iter_modules(package.__path__):
             module = importlib.import_module(f"{package_name}.{info.name}")

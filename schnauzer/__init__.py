@@ -3,7 +3,7 @@
 The main entry points are re-exported here (imported on first use, so that importing a
 submodule such as ``schnauzer.helper_api`` stays cheap)::
 
-    from schnauzer import ApiImporter, render_template_file
+    from thar.schnauzer import ApiImporter, render_template_file
     text = render_template_file("/usr/share/templates/chrony-conf", ApiImporter())
 
 See README.md beside this file for the format, the pipeline, the CLIs and the errors.
@@ -27,15 +27,15 @@ __all__ = [
 ]
 
 _EXPORTS = {
-    "ApiImporter": "schnauzer.importer",
-    "StaticImporter": "schnauzer.importer",
-    "SchnauzerError": "schnauzer.errors",
-    "Requirement": "schnauzer.template",
-    "TemplateFile": "schnauzer.template",
-    "parse_template": "schnauzer.template",
-    "render_parsed": "schnauzer.render",
-    "render_template_file": "schnauzer.render",
-    "render_template_text": "schnauzer.render",
+    "ApiImporter": "thar.schnauzer.importer",
+    "StaticImporter": "thar.schnauzer.importer",
+    "SchnauzerError": "thar.schnauzer.errors",
+    "Requirement": "thar.schnauzer.template",
+    "TemplateFile": "thar.schnauzer.template",
+    "parse_template": "thar.schnauzer.template",
+    "render_parsed": "thar.schnauzer.render",
+    "render_template_file": "thar.schnauzer.render",
+    "render_template_text": "thar.schnauzer.render",
 }
 
 

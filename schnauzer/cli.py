@@ -20,13 +20,13 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from apiclient import default_socket_path
-from apiclient.logs import LOG_LEVELS, setup_logging
-from schnauzer.errors import RequirementsParse, SchnauzerError
-from schnauzer.importer import ApiImporter
-from schnauzer.render import render_parsed, render_template_file
-from schnauzer.requirements import parse_requirement
-from schnauzer.template import Requirement, template_from_requirements
+from thar.apiclient import default_socket_path
+from thar.apiclient.logs import LOG_LEVELS, setup_logging
+from thar.schnauzer.errors import RequirementsParse, SchnauzerError
+from thar.schnauzer.importer import ApiImporter
+from thar.schnauzer.render import render_parsed, render_template_file
+from thar.schnauzer.requirements import parse_requirement
+from thar.schnauzer.template import Requirement, template_from_requirements
 
 __all__ = ["main", "run", "write_json_string"]
 

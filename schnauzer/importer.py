@@ -21,10 +21,10 @@ import threading
 from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
-from apiclient import ApiClientError, default_socket_path
-from apiclient.get import get_json
-from schnauzer.errors import RetrieveSettings
-from schnauzer.template import Requirement
+from thar.apiclient import ApiClientError, default_socket_path
+from thar.apiclient.get import get_json
+from thar.schnauzer.errors import RetrieveSettings
+from thar.schnauzer.template import Requirement
 
 __all__ = [
     "ApiImporter",

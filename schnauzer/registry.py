@@ -16,10 +16,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
 
-from schnauzer.errors import NoSuchHelpers, NoSuchSettingExtension
-from schnauzer.helper_api import Helper
-from schnauzer.helpers import OWNERS, HelperEnvironment, all_helpers
-from schnauzer.template import Requirement
+from thar.schnauzer.errors import NoSuchHelpers, NoSuchSettingExtension
+from thar.schnauzer.helper_api import Helper
+from thar.schnauzer.helpers import OWNERS, HelperEnvironment, all_helpers
+from thar.schnauzer.template import Requirement
 
 __all__ = ["HelperCatalog", "build_registry", "default_catalog"]
 

@@ -2,8 +2,8 @@
 
 ::
 
-    from schnauzer.importer import ApiImporter
-    from schnauzer.render import render_template_file
+    from thar.schnauzer.importer import ApiImporter
+    from thar.schnauzer.render import render_template_file
 
     text = render_template_file("/usr/share/templates/chrony-conf", ApiImporter())
 
@@ -18,13 +18,13 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from schnauzer.engine import EngineError, compile_template
-from schnauzer.errors import RenderTemplate, TemplateFileRead
-from schnauzer.helper_api import HelperError
-from schnauzer.helpers import HelperEnvironment
-from schnauzer.importer import Importer
-from schnauzer.registry import HelperCatalog, build_registry, default_catalog
-from schnauzer.template import TemplateFile, parse_template
+from thar.schnauzer.engine import EngineError, compile_template
+from thar.schnauzer.errors import RenderTemplate, TemplateFileRead
+from thar.schnauzer.helper_api import HelperError
+from thar.schnauzer.helpers import HelperEnvironment
+from thar.schnauzer.importer import Importer
+from thar.schnauzer.registry import HelperCatalog, build_registry, default_catalog
+from thar.schnauzer.template import TemplateFile, parse_template
 
 __all__ = ["read_template_file", "render_body", "render_parsed", "render_template_file", "render_template_text"]
 

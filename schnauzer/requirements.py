@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import re
 
-from schnauzer.errors import RequirementsParse
-from schnauzer.template import Requirement
+from thar.schnauzer.errors import RequirementsParse
+from thar.schnauzer.template import Requirement
 
 __all__ = ["parse_requirement"]
 

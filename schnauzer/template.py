@@ -29,7 +29,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from schnauzer.errors import FrontmatterParse, GrammarParse, HelperNameCollision
+from thar.schnauzer.errors import FrontmatterParse, GrammarParse, HelperNameCollision
 
 __all__ = [
     "Requirement",

@@ -22,14 +22,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
-from apiclient import ApiClientError, default_socket_path
-from apiclient.get import get_json
-from schnauzer.cli import write_json_string
-from schnauzer.errors import RetrieveSettings, SchnauzerError, TemplateLookup
-from schnauzer.helper_api import Helper
-from schnauzer.helpers import HelperEnvironment, all_helpers
-from schnauzer.importer import fetch_api_root
-from schnauzer.render import render_body
+from thar.apiclient import ApiClientError, default_socket_path
+from thar.apiclient.get import get_json
+from thar.schnauzer.cli import write_json_string
+from thar.schnauzer.errors import RetrieveSettings, SchnauzerError, TemplateLookup
+from thar.schnauzer.helper_api import Helper
+from thar.schnauzer.helpers import HelperEnvironment, all_helpers
+from thar.schnauzer.importer import fetch_api_root
+from thar.schnauzer.render import render_body
 
 __all__ = ["fetch_template", "main", "render_setting", "render_v1_template", "v1_helpers"]
 

@@ -1,4 +1,4 @@
-"""``python -m storewolf``: the same as the ``storewolf`` command."""
+"""``python -m thar.storewolf``: the same as the ``storewolf`` command."""
 
 from __future__ import annotations
 

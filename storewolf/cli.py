@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from datastore import Version, VersionError
+from thar.datastore import Version, VersionError
 
 from .defaults import find_defaults, load_variant_defaults, os_version, read_defaults, thar_root
 from .errors import StorewolfError

@@ -22,13 +22,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import variants
-from datastore import DatastoreError, Version, version_from_os_release
+from thar import variants
+from thar.datastore import DatastoreError, Version, version_from_os_release
 
 from .errors import DefaultsFormatting, InvalidDefaults, ReadDefaults, VariantUnavailable, VersionUnknown
 
 if TYPE_CHECKING:
-    from models.variant import Variant
+    from thar.models.variant import Variant
 
 __all__ = [
     "DEFAULTS_TOML",
@@ -67,7 +67,7 @@ class Defaults:
         variant is unknown (nothing to check against) or everything fits."""
         if self.variant is None:
             return []
-        from models.variant import VariantError
+        from thar.models.variant import VariantError
 
         try:
             return self.variant.validate_defaults()
@@ -108,7 +108,7 @@ def read_defaults_file(path: str | os.PathLike[str]) -> Defaults:
 def read_defaults_dir(path: str | os.PathLike[str]) -> Defaults:
     """Merge the ``*.toml`` files directly in ``path`` (symlinks followed) in byte-wise name
     order; VariantUnavailable names the file that cannot be read, parsed or merged."""
-    from models.variant import VariantError, merge_defaults
+    from thar.models.variant import VariantError, merge_defaults
 
     path = Path(path)
     try:
@@ -127,7 +127,7 @@ def read_defaults(path: str | os.PathLike[str]) -> Defaults:
 
 def load_variant_defaults(name_or_dir: str | os.PathLike[str]) -> Defaults:
     """``--variant``: one of thar's variants by name, else a variant directory."""
-    from models.variant import VariantError, load_variant
+    from thar.models.variant import VariantError, load_variant
 
     text = os.fspath(name_or_dir)
     if text in variants.names():

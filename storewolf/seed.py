@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
-from datastore import (
+from thar.datastore import (
     LIVE,
     DatastoreError,
     FilesystemDataStore,

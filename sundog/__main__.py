@@ -1,4 +1,4 @@
-"""`python -m sundog` is the `sundog` command."""
+"""`python -m thar.sundog` is the `sundog` command."""
 
 from __future__ import annotations
 

@@ -17,7 +17,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from apiclient import default_socket_path
+from thar.apiclient import default_socket_path
 
 from .errors import SundogError
 from .generate import Report, generate

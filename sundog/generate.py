@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from apiclient import ApiClientError, get_json, get_prefixes, patch_settings
+from thar.apiclient import ApiClientError, get_json, get_prefixes, patch_settings
 
 from .errors import ApiFailed
 from .generators import Generator, KeyPath, flatten_leaves, is_populated, parse_generators, place, split_command

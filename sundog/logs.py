@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import sys
 
-from apiclient.logs import LOG_LEVELS, LevelFormatter
+from thar.apiclient.logs import LOG_LEVELS, LevelFormatter
 
 __all__ = ["LOG_LEVELS", "setup_logging"]
 

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote
 
-from apiclient import ApiClientError, get_json
+from thar.apiclient import ApiClientError, get_json
 
 from .errors import ApiFailed, GeneratorFailed, InvalidCommand, TemplateFailed
 from .generators import Generator, split_command
@@ -61,8 +61,8 @@ def render_legacy_template(socket_path: str, generator: Generator) -> str | None
     if text is None:
         return None
     try:
-        v1: Any = importlib.import_module("schnauzer.v1")
-        importer: Any = importlib.import_module("schnauzer.importer")
+        v1: Any = importlib.import_module("thar.schnauzer.v1")
+        importer: Any = importlib.import_module("thar.schnauzer.importer")
     except ImportError as exc:
         raise TemplateFailed(generator.key, f"schnauzer is not available ({exc})") from exc
     try:
@@ -81,8 +81,8 @@ def render_schnauzer_v2(socket_path: str, generator: Generator, argv: Sequence[s
     """Run `schnauzer-v2 ARGS` in-process; the rendered text, or None when schnauzer cannot be
     imported (the caller then runs the program)."""
     try:
-        cli: Any = importlib.import_module("schnauzer.cli")
-        errors: Any = importlib.import_module("schnauzer.errors")
+        cli: Any = importlib.import_module("thar.schnauzer.cli")
+        errors: Any = importlib.import_module("thar.schnauzer.errors")
     except ImportError:
         return None
     usage = io.StringIO()

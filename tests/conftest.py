@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
-from datastore import DataStore, FilesystemDataStore, MemoryDataStore, Version, create_new_datastore
+from thar.datastore import DataStore, FilesystemDataStore, MemoryDataStore, Version, create_new_datastore
 
 # Property tests draw the same examples every run, so a CI result is reproducible (set
 # THAR_HYPOTHESIS_RANDOM=1 to explore new examples locally), and have no per-example deadline:

@@ -7,7 +7,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import datastore
+from thar import datastore
 
 ROOT = Path(__file__).resolve().parent.parent
 

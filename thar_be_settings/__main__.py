@@ -1,9 +1,9 @@
-"""`python -m thar_be_settings` is `thar-be-settings`."""
+"""`python -m thar.thar_be_settings` is `thar-be-settings`."""
 
 from __future__ import annotations
 
 import sys
 
-from thar_be_settings.cli import main
+from thar.thar_be_settings.cli import main
 
 sys.exit(main())

@@ -11,10 +11,10 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from apiclient import ApiClientError
-from apiclient.client import SocketPath
-from apiclient.get import get_json
-from thar_be_settings.errors import ApiError
+from thar.apiclient import ApiClientError
+from thar.apiclient.client import SocketPath
+from thar.apiclient.get import get_json
+from thar.thar_be_settings.errors import ApiError
 
 __all__ = ["affected_services", "configuration_files", "encode_query_value", "get_object", "services"]
 

@@ -22,13 +22,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from thar_be_settings import api
-from thar_be_settings.config import ConfigFile, Service, parse_files, parse_services, resolve
-from thar_be_settings.errors import InputError, ReloadFailed, RendersFailed
-from thar_be_settings.log import log
-from thar_be_settings.plan import Plan, diff_plan, plan_apply, plan_restarts
-from thar_be_settings.restart import RestartQueue
-from thar_be_settings.writer import sync_directories, write_file
+from thar.thar_be_settings import api
+from thar.thar_be_settings.config import ConfigFile, Service, parse_files, parse_services, resolve
+from thar.thar_be_settings.errors import InputError, ReloadFailed, RendersFailed
+from thar.thar_be_settings.log import log
+from thar.thar_be_settings.plan import Plan, diff_plan, plan_apply, plan_restarts
+from thar.thar_be_settings.restart import RestartQueue
+from thar.thar_be_settings.writer import sync_directories, write_file
 
 __all__ = ["Options", "apply_all", "apply_keys", "parse_keys", "reload_systemd", "run_dir", "write_plan"]
 
@@ -137,7 +137,7 @@ def _restart(plan: Plan, options: Options) -> None:
         except OSError as exc:
             # The coordination files are unusable: restart without coalescing.
             log.warn(f"Cannot queue the restart of '{restart.service}' ({exc.strerror or exc}); restarting directly")
-            from thar_be_settings.restart import run_commands
+            from thar.thar_be_settings.restart import run_commands
 
             log.info(f"restart commands {list(restart.commands)}")
             run_commands(restart.commands, restart.changed_settings, env)
@@ -202,7 +202,7 @@ def _plan(
         model = {"settings": {}, "os": {}}
     env = None
     if options.sandboxed:
-        from thar_be_settings.sandbox import sandbox_environment
+        from thar.thar_be_settings.sandbox import sandbox_environment
 
         env = sandbox_environment()
     return plan_apply(model, services, files, changed=changed, root=options.root, strict=strict, env=env)

@@ -17,8 +17,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from thar_be_settings.errors import ApplierError, UsageError
-from thar_be_settings.log import LEVELS, log
+from thar.thar_be_settings.errors import ApplierError, UsageError
+from thar.thar_be_settings.log import LEVELS, log
 
 __all__ = ["Arguments", "main", "parse_args"]
 
@@ -80,7 +80,7 @@ def _usage(message: str) -> int:
 
 
 def _run(args: Arguments) -> None:
-    from thar_be_settings.applier import Options, apply_all, apply_keys, parse_keys
+    from thar.thar_be_settings.applier import Options, apply_all, apply_keys, parse_keys
 
     root_text = args.root if args.root is not None else os.environ.get("THAR_ROOT") or None
     root = Path(os.path.abspath(root_text)) if root_text else None

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from thar_be_settings.errors import ApiError
+from thar.thar_be_settings.errors import ApiError
 
 __all__ = ["ConfigFile", "Service", "parse_files", "parse_services", "resolve"]
 

@@ -19,13 +19,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from thar_be_settings.config import ConfigFile, Service, resolve
-from thar_be_settings.errors import ApiError, ModeError, RenderFailed
-from thar_be_settings.writer import parse_mode
+from thar.thar_be_settings.config import ConfigFile, Service, resolve
+from thar.thar_be_settings.errors import ApiError, ModeError, RenderFailed
+from thar.thar_be_settings.writer import parse_mode
 
 if TYPE_CHECKING:
-    from schnauzer.helpers import HelperEnvironment
-    from schnauzer.template import TemplateFile
+    from thar.schnauzer.helpers import HelperEnvironment
+    from thar.schnauzer.template import TemplateFile
 
 __all__ = [
     "Plan",
@@ -103,9 +103,9 @@ def render_file(
     cache: dict[Path, Any] | None = None,
 ) -> str:
     """Render one v2 template file against the model; raises `SchnauzerError` on failure."""
-    from schnauzer.importer import StaticImporter
-    from schnauzer.render import read_template_file, render_parsed
-    from schnauzer.template import parse_template
+    from thar.schnauzer.importer import StaticImporter
+    from thar.schnauzer.render import read_template_file, render_parsed
+    from thar.schnauzer.template import parse_template
 
     parsed = cache.get(template_path) if cache is not None else None
     if parsed is None:
@@ -132,7 +132,7 @@ def plan_apply(
     Strict: the first render failure raises `RenderFailed`. Lenient: failures are collected in
     `Plan.failures` and the file is left out. Templates and targets are resolved under `root`.
     """
-    from schnauzer.errors import SchnauzerError
+    from thar.schnauzer.errors import SchnauzerError
 
     check_model(model)
     planned: list[PlannedFile] = []
@@ -176,7 +176,7 @@ def plan_for_model(
     For a dry run of a pending transaction, pass the model with the transaction's settings
     merged in. Raises as `plan_apply` (strict for changed keys, lenient for everything).
     """
-    from thar_be_settings.config import parse_files, parse_services
+    from thar.thar_be_settings.config import parse_files, parse_services
 
     all_services = parse_services(model.get("services", {}))
     all_files = parse_files(model.get("configuration-files", {}))

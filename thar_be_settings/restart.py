@@ -29,8 +29,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from thar_be_settings.errors import RestartFailed, RestartSpawnFailed
-from thar_be_settings.log import log
+from thar.thar_be_settings.errors import RestartFailed, RestartSpawnFailed
+from thar.thar_be_settings.log import log
 
 __all__ = ["ALL_SETTINGS", "RestartQueue", "run_commands", "split_command"]
 

@@ -13,10 +13,10 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from thar_be_settings.config import resolve
+from thar.thar_be_settings.config import resolve
 
 if TYPE_CHECKING:
-    from schnauzer.helpers import HelperEnvironment
+    from thar.schnauzer.helpers import HelperEnvironment
 
 __all__ = ["RECORDER_PATH", "TEMPLATES_DIR", "install_restart_recorder", "install_templates", "sandbox_environment"]
 
@@ -50,7 +50,7 @@ def sandbox_environment() -> HelperEnvironment:
     """The host facts templates see in a sandbox: the real host's, except that no EFA device is
     attached (the sandbox is not the node whose hardware `oci_defaults` asks about, and the
     machine running it need not have `lspci`)."""
-    from schnauzer.helpers import HelperEnvironment
+    from thar.schnauzer.helpers import HelperEnvironment
 
     return HelperEnvironment(efa_attached=lambda: False)
 
@@ -60,7 +60,7 @@ def install_restart_recorder(root: Path | str) -> Path:
     (replacing an older copy atomically); its path. A sandbox puts that directory first on the
     `PATH` of its programs, so the sandbox variant's restart commands run it instead of the
     Python console script, which behaves the same but starts far more slowly."""
-    from thar_be_settings.record_restart import SCRIPT
+    from thar.thar_be_settings.record_restart import SCRIPT
 
     destination = resolve(Path(root), RECORDER_PATH)
     destination.parent.mkdir(parents=True, exist_ok=True)

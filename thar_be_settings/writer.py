@@ -13,7 +13,7 @@ import contextlib
 import os
 from pathlib import Path
 
-from thar_be_settings.errors import ModeError, WriteFailed
+from thar.thar_be_settings.errors import ModeError, WriteFailed
 
 __all__ = ["DEFAULT_MODE", "parse_mode", "sync_directories", "write_file"]
 

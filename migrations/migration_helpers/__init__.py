@@ -6,7 +6,7 @@ it is a few lines::
 
     #!/usr/bin/env python3
     import sys
-    from migrations.migration_helpers import ReplaceStringMigration, migrate
+    from thar.migrations.migration_helpers import ReplaceStringMigration, migrate
 
     sys.exit(migrate(ReplaceStringMigration(
         setting="settings.updates.metadata-base-url",

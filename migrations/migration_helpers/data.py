@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from datastore import (
+from thar.datastore import (
     LIVE,
     Committed,
     DatastoreError,

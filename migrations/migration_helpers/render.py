@@ -16,7 +16,7 @@ import shlex
 from collections.abc import Mapping
 from typing import Any
 
-from datastore import DatastoreError, Key, KeyType, from_map_with_prefix, to_json
+from thar.datastore import DatastoreError, Key, KeyType, from_map_with_prefix, to_json
 
 from ..errors import MigrationError
 
@@ -43,16 +43,16 @@ def template_context(data: Mapping[str, Any]) -> dict[str, Any]:
 
 def preload_engine() -> None:
     """Import schnauzer now (raises ImportError when it is absent)."""
-    import schnauzer.cli
-    import schnauzer.render
-    import schnauzer.v1  # noqa: F401
+    import thar.schnauzer.cli
+    import thar.schnauzer.render
+    import thar.schnauzer.v1  # noqa: F401
 
 
 def render_template(template: str, context: Mapping[str, Any]) -> str:
     """Render a schnauzer v1 template against ``context``."""
     try:
-        from schnauzer.render import render_body
-        from schnauzer.v1 import v1_helpers
+        from thar.schnauzer.render import render_body
+        from thar.schnauzer.v1 import v1_helpers
 
         return render_body(template, context, v1_helpers())
     except Exception as exc:
@@ -75,10 +75,10 @@ def render_schnauzer_cmdline(cmdline: str, context: Mapping[str, Any]) -> str:
     ``context``."""
     args = schnauzer_args(cmdline)
     try:
-        from schnauzer.cli import build_parser
-        from schnauzer.importer import StaticImporter
-        from schnauzer.render import render_parsed, render_template_file
-        from schnauzer.template import template_from_requirements
+        from thar.schnauzer.cli import build_parser
+        from thar.schnauzer.importer import StaticImporter
+        from thar.schnauzer.render import render_parsed, render_template_file
+        from thar.schnauzer.template import template_from_requirements
 
         usage = io.StringIO()
         try:

@@ -12,10 +12,10 @@ from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
-from schnauzer.engine.errors import EngineError, RenderError, TemplateSyntaxError
-from schnauzer.engine.parser import parse
-from schnauzer.engine.render import Node, State
-from schnauzer.helper_api import Helper
+from thar.schnauzer.engine.errors import EngineError, RenderError, TemplateSyntaxError
+from thar.schnauzer.engine.parser import parse
+from thar.schnauzer.engine.render import Node, State
+from thar.schnauzer.helper_api import Helper
 
 __all__ = ["EngineError", "RenderError", "Template", "TemplateSyntaxError", "compile_template"]
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from schnauzer.engine.values import json_equal, truthy
+from thar.schnauzer.engine.values import json_equal, truthy
 
 __all__ = ["VALUE_BUILTINS", "BuiltinTypeError", "ValueBuiltin"]
 

@@ -20,8 +20,8 @@ import string
 from dataclasses import dataclass, field
 from typing import Any, Final, cast
 
-from schnauzer.engine.errors import TemplateSyntaxError, position_of
-from schnauzer.engine.render import (
+from thar.schnauzer.engine.errors import TemplateSyntaxError, position_of
+from thar.schnauzer.engine.render import (
     LOCAL,
     RELATIVE,
     ROOT,

@@ -15,10 +15,10 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final, TypeAlias
 
-from schnauzer.engine.builtins import VALUE_BUILTINS, BuiltinTypeError, ValueBuiltin
-from schnauzer.engine.errors import RenderError, position_of
-from schnauzer.engine.values import MISSING, display_value, escape_html, truthy
-from schnauzer.helper_api import Helper, HelperError, HelperKind, Param
+from thar.schnauzer.engine.builtins import VALUE_BUILTINS, BuiltinTypeError, ValueBuiltin
+from thar.schnauzer.engine.errors import RenderError, position_of
+from thar.schnauzer.engine.values import MISSING, display_value, escape_html, truthy
+from thar.schnauzer.helper_api import Helper, HelperError, HelperKind, Param
 
 __all__ = [
     "Block",
@@ -35,7 +35,7 @@ __all__ = [
     "render_nodes",
 ]
 
-log = logging.getLogger("schnauzer.engine")
+log = logging.getLogger("thar.schnauzer.engine")
 
 # Kinds of path expression.
 RELATIVE: Final = 0  # resolved against the current (or a parent, with ../) scope

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import Any, Final
 
-from schnauzer.display import display_scalar
+from thar.schnauzer.display import display_scalar
 
 __all__ = [
     "MISSING",

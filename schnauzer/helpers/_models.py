@@ -37,7 +37,7 @@ def _first_reason(exc: ValidationError) -> str:
 def _base64_adapter() -> TypeAdapter[str]:
     from pydantic import TypeAdapter
 
-    from models.modeled_types.shared import ValidBase64
+    from thar.models.modeled_types.shared import ValidBase64
 
     return TypeAdapter(ValidBase64)
 
@@ -56,7 +56,7 @@ def check_base64(text: str) -> None:
 def _hosts_adapter() -> TypeAdapter[list[tuple[str, list[str]]]]:
     from pydantic import TypeAdapter
 
-    from models.modeled_types.shared import EtcHostsEntries
+    from thar.models.modeled_types.shared import EtcHostsEntries
 
     return TypeAdapter(EtcHostsEntries)
 
@@ -73,21 +73,21 @@ def parse_etc_hosts_entries(value: Any) -> list[tuple[str, list[str]]]:
 
 def canonical_ip(text: str) -> str:
     """An IP address as Rust displays it (``::ffff:1.2.3.4`` for IPv4-mapped IPv6)."""
-    from models.modeled_types.shared import canonical_ip as canonical
+    from thar.models.modeled_types.shared import canonical_ip as canonical
 
     return canonical(text)
 
 
 def linux_capabilities() -> Mapping[str, str]:
     """Capability setting name -> Linux name (``kill`` -> ``CAP_KILL``)."""
-    from models.modeled_types.oci_rules import LINUX_CAPABILITIES
+    from thar.models.modeled_types.oci_rules import LINUX_CAPABILITIES
 
     return LINUX_CAPABILITIES
 
 
 def linux_resource_limits() -> Mapping[str, str]:
     """Resource limit setting name -> Linux name (``max-open-files`` -> ``RLIMIT_NOFILE``)."""
-    from models.modeled_types.oci_rules import LINUX_RESOURCE_LIMITS
+    from thar.models.modeled_types.oci_rules import LINUX_RESOURCE_LIMITS
 
     return LINUX_RESOURCE_LIMITS
 
@@ -99,7 +99,7 @@ def parse_oci_capabilities(value: Any, root: str) -> dict[str, bool]:
     without loading the model; anything else goes through the model, which rejects it. Errors
     read ``<root>.capabilities.<key> = <value>: <rule>``, joined by ``; ``.
     """
-    from models.modeled_types.oci_rules import LINUX_CAPABILITIES
+    from thar.models.modeled_types.oci_rules import LINUX_CAPABILITIES
 
     if isinstance(value, dict) and all(
         name in LINUX_CAPABILITIES and isinstance(on, bool) for name, on in value.items()
@@ -116,7 +116,7 @@ def parse_oci_resource_limits(value: Any, root: str) -> dict[str, tuple[int, int
     rule without loading the model; anything else goes through the model, which rejects it.
     Errors read ``<root>.resource-limits.<key>… = <value>: <rule>``, joined by ``; ``.
     """
-    from models.modeled_types.oci_rules import LINUX_RESOURCE_LIMITS, validate_limit
+    from thar.models.modeled_types.oci_rules import LINUX_RESOURCE_LIMITS, validate_limit
 
     if isinstance(value, dict):
         limits: dict[str, tuple[int, int]] = {}
@@ -141,8 +141,8 @@ def _oci_model(section: str, value: Any, root: str) -> Any:
     ValueError with the model's errors."""
     from pydantic import ValidationError
 
-    from models.errors import format_errors
-    from models.settings.oci_defaults import OciDefaultsV1
+    from thar.models.errors import format_errors
+    from thar.models.settings.oci_defaults import OciDefaultsV1
 
     try:
         return OciDefaultsV1.model_validate({section: value})

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from apiclient import cli
-from apiclient.cli import (
+from thar.apiclient import cli
+from thar.apiclient.cli import (
     ApplyArgs,
     GetArgs,
     Invocation,
@@ -22,7 +22,7 @@ from apiclient.cli import (
     parse_command_line,
     split_argv,
 )
-from apiclient.client import Request
+from thar.apiclient.client import Request
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -107,7 +107,7 @@ def test_log_levels_are_the_logging_module_levels() -> None:
     """The level table is written out (apiclient.cli reads it without importing logging)."""
     import logging
 
-    from apiclient.logs import LOG_LEVELS, TRACE
+    from thar.apiclient.logs import LOG_LEVELS, TRACE
 
     assert LOG_LEVELS == {
         "off": logging.CRITICAL + 10,

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from apiclient.client import Request, raw_request, raw_request_unchecked, send
-from apiclient.errors import (
+from tests.apiclient.peer import ApiPeer
+from thar.apiclient.client import Request, raw_request, raw_request_unchecked, send
+from thar.apiclient.errors import (
     ApiClientError,
     ConnectionFailed,
     RequestFailed,
@@ -20,7 +21,6 @@ from apiclient.errors import (
     ResponseStatus,
     TransportError,
 )
-from tests.apiclient.peer import ApiPeer
 
 
 def test_every_request_carries_json_content_type(peer: ApiPeer) -> None:
@@ -141,7 +141,7 @@ def test_every_error_is_an_apiclient_error(tmp_path: Path) -> None:
 
 
 def test_chunked_responses_are_decoded() -> None:
-    from apiclient.client import _parse_response
+    from thar.apiclient.client import _parse_response
 
     data = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\n[1,\r\n2\r\n2]\r\n0\r\n\r\n"
     assert _parse_response(data) == (200, b"[1,2]")

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from apiclient.cli import main
 from tests.apiclient.peer import ApiPeer, HttpFiles, Recorded, running_peer
+from thar.apiclient.cli import main
 
 TX_SET = re.compile(r"apiclient-set-[A-Za-z0-9]{16}")
 TX_APPLY = re.compile(r"apiclient-apply-[A-Za-z0-9]{16}")
@@ -229,7 +229,7 @@ def test_apply_many_sources_keeps_their_order(
 
 def test_apply_reads_stdin_by_default(peer: ApiPeer) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "apiclient", "-s", peer.socket_path, "apply"],
+        [sys.executable, "-m", "thar.apiclient", "-s", peer.socket_path, "apply"],
         input=b'[settings]\nmotd = "from stdin"\n',
         capture_output=True,
         timeout=30,
@@ -305,7 +305,17 @@ def test_get_verbose_logs_each_request_on_stderr(capsys: pytest.CaptureFixture[s
 def test_get_verbose_logs_in_a_fresh_process(peer: ApiPeer) -> None:
     peer.route("GET", "/", by_prefix)
     result = subprocess.run(
-        [sys.executable, "-m", "apiclient", "--log-level", "trace", "-s", peer.socket_path, "get", "settings.motd"],
+        [
+            sys.executable,
+            "-m",
+            "thar.apiclient",
+            "--log-level",
+            "trace",
+            "-s",
+            peer.socket_path,
+            "get",
+            "settings.motd",
+        ],
         capture_output=True,
         text=True,
         timeout=60,
@@ -454,7 +464,7 @@ def test_the_default_socket_follows_thar_root(
 
 
 def test_patch_settings_stages_in_the_given_transaction_without_committing(peer: ApiPeer) -> None:
-    from apiclient import patch_settings
+    from thar.apiclient import patch_settings
 
     patch_settings(peer.socket_path, {"motd": "from user data"}, "bottlerocket-launch")
     assert peer.sent() == [("PATCH", "/settings?tx=bottlerocket-launch")]
@@ -462,7 +472,7 @@ def test_patch_settings_stages_in_the_given_transaction_without_committing(peer:
 
 
 def test_library_set_returns_its_transaction(peer: ApiPeer) -> None:
-    from apiclient import set_settings
+    from thar.apiclient import set_settings
 
     tx = set_settings(peer.socket_path, {"motd": "x"})
     assert TX_SET.fullmatch(tx)
@@ -472,7 +482,7 @@ def test_library_set_returns_its_transaction(peer: ApiPeer) -> None:
 def test_a_reader_that_goes_away_gets_no_traceback(peer: ApiPeer) -> None:
     peer.route("GET", "/big", (200, json.dumps(["x" * 100] * 20000)))
     process = subprocess.Popen(
-        [sys.executable, "-m", "apiclient", "-s", peer.socket_path, "raw", "-u", "/big"],
+        [sys.executable, "-m", "thar.apiclient", "-s", peer.socket_path, "raw", "-u", "/big"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from apiclient.committer import commit, main
 from tests.apiclient.peer import ApiPeer, running_peer
+from thar.apiclient.committer import commit, main
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

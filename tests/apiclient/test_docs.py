@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-import apiclient
-from apiclient.cli import SUBCOMMANDS, main
-from apiclient.committer import main as committer_main
+from thar import apiclient
+from thar.apiclient.cli import SUBCOMMANDS, main
+from thar.apiclient.committer import main as committer_main
 
 README = (Path(apiclient.__file__).parent / "README.md").read_text()
 

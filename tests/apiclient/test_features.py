@@ -10,9 +10,9 @@ import re
 
 import pytest
 
-from apiclient.cli import main
-from apiclient.history import format_history
 from tests.apiclient.peer import ApiPeer, Recorded
+from thar.apiclient.cli import main
+from thar.apiclient.history import format_history
 
 TX_SET = re.compile(r"apiclient-set-[A-Za-z0-9]{16}")
 TX_UNSET = re.compile(r"apiclient-unset-[A-Za-z0-9]{16}")

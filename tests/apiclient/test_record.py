@@ -7,8 +7,8 @@ import pickle
 
 import pytest
 
-from apiclient.cli import GetArgs, Invocation, RebootArgs, SetArgs, UnsetArgs
-from apiclient.client import Request
+from thar.apiclient.cli import GetArgs, Invocation, RebootArgs, SetArgs, UnsetArgs
+from thar.apiclient.client import Request
 
 
 def test_equality_is_by_class_and_every_field() -> None:

@@ -10,10 +10,10 @@ from urllib.parse import quote
 
 import pytest
 
-from apiclient.apply import parse_settings_document, read_source, read_sources
-from apiclient.client import Request, default_socket_path, transaction_name
-from apiclient.ephemeral_storage import init_request, list_request
-from apiclient.errors import (
+from thar.apiclient.apply import parse_settings_document, read_source, read_sources
+from thar.apiclient.client import Request, default_socket_path, transaction_name
+from thar.apiclient.ephemeral_storage import init_request, list_request
+from thar.apiclient.errors import (
     InvalidFileUri,
     InvalidSettingsJson,
     InvalidUri,
@@ -28,11 +28,11 @@ from apiclient.errors import (
     UnsupportedUriScheme,
     UsageError,
 )
-from apiclient.get import merge_json, prefix_request, settings_request
-from apiclient.raw import status_line
-from apiclient.report import report_request
-from apiclient.set import compact_json, json_request, keypair_request, parse_json_settings
-from apiclient.transaction import commit_and_apply_request, delete_request
+from thar.apiclient.get import merge_json, prefix_request, settings_request
+from thar.apiclient.raw import status_line
+from thar.apiclient.report import report_request
+from thar.apiclient.set import compact_json, json_request, keypair_request, parse_json_settings
+from thar.apiclient.transaction import commit_and_apply_request, delete_request
 
 # -- transaction names
 

@@ -1,4 +1,4 @@
-"""apiclient starts lean: `python -m apiclient` never imports aiohttp or pydantic."""
+"""apiclient starts lean: `python -m thar.apiclient` never imports aiohttp or pydantic."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-HEAVY = ("aiohttp", "pydantic", "uvloop", "models", "datastore", "apiserver")
+HEAVY = ("aiohttp", "pydantic", "uvloop", "thar.models", "thar.datastore", "thar.apiserver")
 
 
 def imported_modules(*argv: str) -> tuple[int, set[str]]:
@@ -33,9 +33,9 @@ def heavy(modules: set[str]) -> list[str]:
 
 
 def test_help_does_not_import_aiohttp() -> None:
-    code, modules = imported_modules("-m", "apiclient", "--help")
+    code, modules = imported_modules("-m", "thar.apiclient", "--help")
     assert code == 2
-    assert "apiclient.cli" in modules
+    assert "thar.apiclient.cli" in modules
     assert "aiohttp" not in modules
     assert heavy(modules) == []
 
@@ -52,21 +52,21 @@ def test_help_does_not_import_aiohttp() -> None:
     ],
 )
 def test_running_a_command_does_not_import_aiohttp_or_pydantic(argv: list[str]) -> None:
-    code, modules = imported_modules("-m", "apiclient", "-s", "/nonexistent/api.sock", *argv)
+    code, modules = imported_modules("-m", "thar.apiclient", "-s", "/nonexistent/api.sock", *argv)
     assert code == 1  # no server there
     assert heavy(modules) == []
 
 
 def test_settings_committer_does_not_import_aiohttp() -> None:
-    entry_point = "import sys; from apiclient.committer import main; sys.exit(main())"  # as the console script
+    entry_point = "import sys; from thar.apiclient.committer import main; sys.exit(main())"  # as the console script
     code, modules = imported_modules("-c", entry_point, "--socket-path", "/nonexistent/api.sock")
     assert code == 1
-    assert "apiclient.committer" in modules
+    assert "thar.apiclient.committer" in modules
     assert heavy(modules) == []
 
 
 def test_get_does_not_pay_for_toml_or_url_fetching() -> None:
-    _, modules = imported_modules("-m", "apiclient", "-s", "/nonexistent/api.sock", "get")
+    _, modules = imported_modules("-m", "thar.apiclient", "-s", "/nonexistent/api.sock", "get")
     assert "tomllib" not in modules
     assert "urllib.request" not in modules
 
@@ -82,25 +82,25 @@ NOT_FOR_GET = (
     "socket",
     "http",
     "urllib.parse",
-    "apiclient._parsers",
-    "apiclient._commands",
-    "apiclient.set",
-    "apiclient.logs",
+    "thar.apiclient._parsers",
+    "thar.apiclient._commands",
+    "thar.apiclient.set",
+    "thar.apiclient.logs",
 )
 
 
 @pytest.mark.parametrize("argv", [["get", "settings.motd"], ["get"], ["get", "/settings?keys=settings.motd"]])
 def test_get_imports_neither_argparse_nor_logging(argv: list[str]) -> None:
     _, interpreter = imported_modules("-c", "pass")  # whatever site and the interpreter load anyway
-    code, modules = imported_modules("-m", "apiclient", "-s", "/nonexistent/api.sock", *argv)
+    code, modules = imported_modules("-m", "thar.apiclient", "-s", "/nonexistent/api.sock", *argv)
     assert code == 1
-    assert "apiclient.get" in modules
+    assert "thar.apiclient.get" in modules
     assert sorted(set(NOT_FOR_GET) & (modules - interpreter)) == []
 
 
 def test_a_usage_error_in_get_still_gets_the_argparse_usage() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "apiclient", "get", "/a", "/b"],
+        [sys.executable, "-m", "thar.apiclient", "get", "/a", "/b"],
         capture_output=True,
         text=True,
         timeout=60,

@@ -268,7 +268,7 @@ class ApiClient:
 # -- the server process ---------------------------------------------------------------------------
 @dataclass
 class ServerProcess:
-    """The real ``apiserver`` on ``base``, started as ``python -m apiserver``."""
+    """The real ``apiserver`` on ``base``, started as ``python -m thar.apiserver``."""
 
     base: Path
     workdir: Path
@@ -320,7 +320,7 @@ class ServerProcess:
 
     def command(self) -> list[str]:
         return [
-            sys.executable, "-m", "apiserver",
+            sys.executable, "-m", "thar.apiserver",
             "--datastore-path", str(self.base),
             "--socket-path", str(self.socket_path),
             "--os-release", str(self.os_release),

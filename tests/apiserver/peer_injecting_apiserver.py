@@ -15,13 +15,13 @@ import sys
 
 from aiohttp import web
 
-import apiserver.routes
-import apiserver.server
-from apiserver.__main__ import main
-from datastore import Caller
+import thar.apiserver.routes
+import thar.apiserver.server
+from thar.apiserver.__main__ import main
+from thar.datastore import Caller
 
 HEADER = "X-Thar-Test-Peer"
-_from_socket = apiserver.routes._caller
+_from_socket = thar.apiserver.routes._caller
 
 
 def _injected(request: web.Request) -> Caller | None:
@@ -33,6 +33,6 @@ def _injected(request: web.Request) -> Caller | None:
 
 
 if __name__ == "__main__":
-    apiserver.routes._caller = _injected
-    apiserver.server._caller = _injected  # type: ignore[attr-defined]  # its import of routes._caller
+    thar.apiserver.routes._caller = _injected
+    thar.apiserver.server._caller = _injected  # type: ignore[attr-defined]  # its import of routes._caller
     sys.exit(main(sys.argv[1:]))

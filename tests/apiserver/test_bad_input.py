@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from apiserver.body import MAX_DEPTH
+from thar.apiserver.body import MAX_DEPTH
 
 from .conftest import F0_LIVE, S_ALL, Api, Response, read_live
 from .peer_injecting_apiserver import HEADER

@@ -11,7 +11,7 @@ from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-from datastore import Caller, FilesystemDataStore
+from thar.datastore import Caller, FilesystemDataStore
 
 from .conftest import S_ALL, MakeServer, ServerProcess
 

@@ -114,7 +114,7 @@ def test_confirm_must_be_1_to_86400_seconds(ro_api: Api, value: str) -> None:
 
 
 def test_apiclient_set_confirm_and_confirm(api: Api) -> None:
-    base = [sys.executable, "-m", "apiclient", "-s", str(api.server.socket_path)]
+    base = [sys.executable, "-m", "thar.apiclient", "-s", str(api.server.socket_path)]
     result = subprocess.run([*base, "set", "--confirm", "600", "motd=tentative"], capture_output=True, text=True,
                             timeout=30)  # fmt: skip
     assert (result.returncode, result.stderr) == (0, "")

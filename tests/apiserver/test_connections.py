@@ -22,8 +22,8 @@ from typing import Any
 
 import pytest
 
-from apiclient.client import raw_request_unchecked
-from apiclient.errors import TransportError
+from thar.apiclient.client import raw_request_unchecked
+from thar.apiclient.errors import TransportError
 
 from .conftest import ServerProcess, build_f0
 from .test_policy import SOCKET_GID, PolicyServer

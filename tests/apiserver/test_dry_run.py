@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-import variants
+from thar import variants
 
 from .conftest import Api, ServerProcess
 from .test_schemathesis import seed_datastore
@@ -83,7 +83,7 @@ def test_a_dry_run_of_a_reset_and_of_nothing(dev: tuple[Api, Path]) -> None:
 
 def test_apiclient_set_dry_run_prints_the_diff_and_leaves_nothing(dev: tuple[Api, Path]) -> None:
     api, root = dev
-    argv = [sys.executable, "-m", "apiclient", "-s", str(api.server.socket_path), "set", "--dry-run", "motd=cli"]
+    argv = [sys.executable, "-m", "thar.apiclient", "-s", str(api.server.socket_path), "set", "--dry-run", "motd=cli"]
     result = subprocess.run(argv, capture_output=True, text=True, timeout=30)
     assert result.returncode == 0, result.stderr
     assert "-Welcome to thar!\n+cli\n" in result.stdout
@@ -93,7 +93,7 @@ def test_apiclient_set_dry_run_prints_the_diff_and_leaves_nothing(dev: tuple[Api
 
 def test_apiclient_apply_dry_run_reads_the_sources_and_leaves_nothing(dev: tuple[Api, Path]) -> None:
     api, root = dev
-    argv = [sys.executable, "-m", "apiclient", "-s", str(api.server.socket_path), "apply", "--dry-run"]
+    argv = [sys.executable, "-m", "thar.apiclient", "-s", str(api.server.socket_path), "apply", "--dry-run"]
     document = '[settings]\nmotd = "from apply"\n'
     result = subprocess.run(argv, input=document, capture_output=True, text=True, timeout=30)
     assert result.returncode == 0, result.stderr

@@ -146,7 +146,7 @@ def test_rollback_rejects_bad_generations(ro_api: Api, query: str, status: int, 
 
 # -- apiclient ------------------------------------------------------------------------------------
 def apiclient(api: Api, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "apiclient", "-s", str(api.server.socket_path), *args],
+    return subprocess.run([sys.executable, "-m", "thar.apiclient", "-s", str(api.server.socket_path), *args],
                           capture_output=True, text=True, timeout=30)  # fmt: skip
 
 

@@ -8,9 +8,9 @@ from pathlib import Path
 from prometheus_client.parser import text_string_to_metric_families
 from pytest import MonkeyPatch
 
-from early_boot_config.boot import StepResult
-from sundog.cli import write_timeline
-from sundog.generate import Report
+from thar.early_boot_config.boot import StepResult
+from thar.sundog.cli import write_timeline
+from thar.sundog.generate import Report
 
 from .conftest import Api, MakeServer
 

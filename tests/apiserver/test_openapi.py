@@ -13,9 +13,9 @@ import pytest
 import schemathesis
 import yaml
 
-import variants
-from apiserver.routes import ROUTES
-from models import ConfigurationFile, Os, Service, load_variant
+from thar import variants
+from thar.apiserver.routes import ROUTES
+from thar.models import ConfigurationFile, Os, Service, load_variant
 
 OPENAPI = Path(__file__).resolve().parents[2] / "openapi.yaml"
 HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}

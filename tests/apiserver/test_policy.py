@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from apiclient.client import raw_request_unchecked
-from apiserver.policy import ADMIN, OPERATOR, READER, PolicyError, parse_policy
-from datastore import Caller, Key
+from thar.apiclient.client import raw_request_unchecked
+from thar.apiserver.policy import ADMIN, OPERATOR, READER, PolicyError, parse_policy
+from thar.datastore import Caller, Key
 
 from .conftest import S_ALL, ServerProcess, build_f0
 from .peer_injecting_apiserver import HEADER
@@ -78,7 +78,7 @@ class PolicyServer(ServerProcess):
         extra = [] if self.policy is None else ["--policy", str(self.workdir / "policy.toml")]
         base = super().command()
         if self.mode == "injected":
-            assert base[1:3] == ["-m", "apiserver"]
+            assert base[1:3] == ["-m", "thar.apiserver"]
             return [base[0], str(INJECTOR), *base[3:], *extra]
         return [*base, *extra, "--socket-gid", str(SOCKET_GID)]
 
@@ -240,7 +240,7 @@ def test_a_bad_policy_stops_the_server_at_start(tmp_path: Path) -> None:
     (tmp_path / "policy.toml").write_text('[[rule]]\nuids = [1]\nrole = "superuser"\n')
     build_f0(tmp_path / "datastore")
     result = subprocess.run(
-        [sys.executable, "-m", "apiserver", "--datastore-path", str(tmp_path / "datastore"),
+        [sys.executable, "-m", "thar.apiserver", "--datastore-path", str(tmp_path / "datastore"),
          "--socket-path", str(tmp_path / "api.sock"), "--policy", str(tmp_path / "policy.toml")],
         capture_output=True, text=True, timeout=30,
     )  # fmt: skip

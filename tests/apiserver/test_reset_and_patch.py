@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-import variants
-from models import load_variant
+from thar import variants
+from thar.models import load_variant
 
 from .conftest import S_ALL, Api, MakeServer, ServerProcess
 
@@ -37,7 +37,7 @@ def commit(api: Api, tx: str = "default") -> list[str]:
 
 
 def apiclient(api: Api, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "apiclient", "-s", str(api.server.socket_path), *args],
+    return subprocess.run([sys.executable, "-m", "thar.apiclient", "-s", str(api.server.socket_path), *args],
                           capture_output=True, text=True, timeout=30)  # fmt: skip
 
 

@@ -1,7 +1,7 @@
 """Property-based API testing: schemathesis drives a live apiserver with requests generated from
 ``openapi.yaml`` and checks every response against the same file.
 
-The server is the real daemon (``python -m apiserver``) on a Unix socket, over a datastore seeded
+The server is the real daemon (``python -m thar.apiserver``) on a Unix socket, over a datastore seeded
 with the thar-dev variant's defaults. Schemathesis speaks HTTP through ``requests``; the session
 handed to it carries an adapter that opens a connection to the socket instead of a TCP one, so
 ``http://localhost/...`` reaches the server and nothing listens on the network.
@@ -35,9 +35,9 @@ from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection
 from urllib3.connectionpool import HTTPConnectionPool
 
-import variants
-from datastore import LIVE, FilesystemDataStore, Key, meta_key, to_json, to_pairs, to_pairs_with_prefix
-from models import load_variant
+from thar import variants
+from thar.datastore import LIVE, FilesystemDataStore, Key, meta_key, to_json, to_pairs, to_pairs_with_prefix
+from thar.models import load_variant
 
 pytestmark = pytest.mark.slow
 
@@ -171,7 +171,7 @@ def api_socket(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     sock_dir = _socket_dir(tmp)
     sock = sock_dir / "api.sock"
     log = (tmp / "apiserver.log").open("wb")
-    argv = [sys.executable, "-m", "apiserver", "--datastore-path", str(datastore), "--socket-path", str(sock),
+    argv = [sys.executable, "-m", "thar.apiserver", "--datastore-path", str(datastore), "--socket-path", str(sock),
             "--os-release", str(os_release), "--arch", "x86_64", "--applier", str(applier), "--reboot-command", "true",
             "--variant", "thar-dev", "--log-level", "warn"]  # fmt: skip
     env = {key: value for key, value in os.environ.items() if key not in ("NOTIFY_SOCKET", "LISTEN_PID", "LISTEN_FDS")}

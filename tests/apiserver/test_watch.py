@@ -128,7 +128,7 @@ def test_bad_parameters_are_400(ro_api: Api, query: str) -> None:
 
 
 def test_apiclient_watch_prints_each_change(api: Api) -> None:
-    argv = [sys.executable, "-m", "apiclient", "-s", str(api.server.socket_path), "watch", "settings.motd",
+    argv = [sys.executable, "-m", "thar.apiclient", "-s", str(api.server.socket_path), "watch", "settings.motd",
             "--since", "0", "--count", "2"]  # fmt: skip
     commit(api, {"motd": "first"})
     with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:

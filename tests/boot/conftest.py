@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
-from apiclient import raw_request
-from datastore import encode_segment
+from thar.apiclient import raw_request
+from thar.datastore import encode_segment
 
 BIN = Path(sys.executable).parent
 THAR_BOOT = str(BIN / "thar-boot")

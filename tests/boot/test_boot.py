@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from early_boot_config.boot import BOOT_STEPS
+from thar.early_boot_config.boot import BOOT_STEPS
 
 from .conftest import THAR_BOOT, USER_DATA, Sandbox, clean_env, served, thar_boot, wait_for
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-import variants
-from early_boot_config.boot import (
+from thar import variants
+from thar.early_boot_config.boot import (
     BOOT_STEPS,
     SandboxRefused,
     Step,
@@ -24,7 +24,7 @@ from early_boot_config.boot import (
     open_sandbox,
     prepare,
 )
-from early_boot_config.boot import StepResult as Result
+from thar.early_boot_config.boot import StepResult as Result
 
 
 def test_a_fresh_sandbox_boots_thar_dev_by_default(tmp_path: Path) -> None:
@@ -82,10 +82,11 @@ def test_every_step_is_a_declared_console_script_with_an_installed_entry() -> No
 def test_finding_a_program_imports_nothing() -> None:
     """Importing the apiserver's package costs a quarter of a second: thar-boot must not."""
     code = (
-        "import sys; from early_boot_config.boot import installed; "
-        "assert installed('apiserver.__main__') and installed('sundog.cli') and not installed('sundog.nope'); "
-        "assert not installed('no_such_package.cli'); "
-        "print(sorted(m for m in ('apiserver', 'sundog', 'storewolf', 'models') if m in sys.modules))"
+        "import sys; from thar.early_boot_config.boot import installed; "
+        "assert installed('thar.apiserver.__main__') and installed('thar.sundog.cli'); "
+        "assert not installed('thar.sundog.nope') and not installed('no_such_package.cli'); "
+        "heavy = ('thar.apiserver', 'thar.sundog', 'thar.storewolf', 'thar.models'); "
+        "print(sorted(m for m in heavy if m in sys.modules))"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
@@ -123,12 +124,12 @@ def test_every_module_a_held_step_preloads_exists(name: str, tmp_path: Path) -> 
     failure), so a renamed module would only make the boot slower: catch it here."""
     sandbox = open_sandbox(tmp_path, name)
     preloads = {step.name: step.preload(sandbox) for step in BOOT_STEPS}
-    assert "schnauzer.render" in preloads["thar-be-settings --all"] and "schnauzer.cli" in preloads["sundog"]
+    assert "thar.schnauzer.render" in preloads["thar-be-settings --all"] and "thar.schnauzer.cli" in preloads["sundog"]
     for step, modules in preloads.items():
         for module in modules:
             assert installed(module), (step, module)
     # thar-k8s's containerd template validates with the settings model; thar-dev has no such template.
-    assert ("models.settings.oci_defaults" in preloads["thar-be-settings --all"]) == (name == "thar-k8s")
+    assert ("thar.models.settings.oci_defaults" in preloads["thar-be-settings --all"]) == (name == "thar-k8s")
 
 
 def _probe(tmp_path: Path, *modules: str) -> tuple[Step, dict[str, str]]:

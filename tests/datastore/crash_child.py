@@ -23,7 +23,7 @@ import os
 import sys
 from pathlib import Path
 
-from datastore import LIVE, FilesystemDataStore, Key, Pending, to_json
+from thar.datastore import LIVE, FilesystemDataStore, Key, Pending, to_json
 
 __all__ = [
     "KEY_COUNT",

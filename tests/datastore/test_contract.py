@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from datastore import (
+from thar.datastore import (
     LIVE,
     Caller,
     CommitWithNoPending,
@@ -253,7 +253,7 @@ def test_history_filters(store: DataStore) -> None:
 
 
 def test_restore_changes_of_an_unknown_generation_is_an_error(store: DataStore) -> None:
-    from datastore import JournalError
+    from thar.datastore import JournalError
 
     with pytest.raises(JournalError, match="Generation 7 is not in the history"):
         store.restore_changes(7)

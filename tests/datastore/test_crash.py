@@ -34,7 +34,7 @@ from pathlib import Path
 
 import pytest
 
-from datastore import LIVE, FilesystemDataStore, Version, create_new_datastore
+from thar.datastore import LIVE, FilesystemDataStore, Version, create_new_datastore
 
 from .crash_child import (
     KEY_COUNT,

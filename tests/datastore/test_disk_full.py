@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from datastore import LIVE, FilesystemDataStore, Key, OutOfSpace, Pending, to_json
+from thar.datastore import LIVE, FilesystemDataStore, Key, OutOfSpace, Pending, to_json
 
 from ..tmpfs import PAGE, empty, fill, mounted_tmpfs
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from datastore import (
+from thar.datastore import (
     LIVE,
     Corruption,
     FilesystemDataStore,

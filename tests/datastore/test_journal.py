@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from datastore import LIVE, Caller, Change, FilesystemDataStore, Key, Pending
+from thar.datastore import LIVE, Caller, Change, FilesystemDataStore, Key, Pending
 
 
 def interrupted_commit(base: Path, changes: dict[str, str | None], tx: str = "default") -> None:

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from datastore import MAX_KEY_NAME_LENGTH, InvalidKey, Key, KeyTooLong, KeyType
+from thar.datastore import MAX_KEY_NAME_LENGTH, InvalidKey, Key, KeyTooLong, KeyType
 
 DATA_AND_META = pytest.mark.parametrize("key_type", [KeyType.DATA, KeyType.META], ids=["data", "meta"])
 

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from datastore import (
+from thar.datastore import (
     Deserialization,
     Key,
     KeyType,

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from datastore import Version, VersionError, create_new_datastore, datastore_version, version_from_os_release
-from datastore.version import BUILDING_PREFIX, publish_datastore, resume_new_datastore, start_new_datastore
+from thar.datastore import Version, VersionError, create_new_datastore, datastore_version, version_from_os_release
+from thar.datastore.version import BUILDING_PREFIX, publish_datastore, resume_new_datastore, start_new_datastore
 
 V152 = Version(1, 5, 2)
 

@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 
-import variants
-from datastore import LIVE, FilesystemDataStore, Key, Version, meta_key
-from storewolf import load_variant_defaults, read_defaults, seed
 from tests.apiserver.conftest import ApiClient, ServerProcess
+from thar import variants
+from thar.datastore import LIVE, FilesystemDataStore, Key, Version, meta_key
+from thar.storewolf import load_variant_defaults, read_defaults, seed
 
 __all__ = ["MakeSandbox", "Sandbox", "make_sandbox", "start_sandbox"]
 

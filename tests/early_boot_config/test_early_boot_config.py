@@ -271,7 +271,7 @@ def test_installed_providers_run_as_programs(fresh: Sandbox) -> None:
     write(fresh.root / "local/user-data-overrides.toml", '[settings]\nmotd = "overridden"\n')
     env = {**os.environ, "THAR_ROOT": str(fresh.root)}
     done = subprocess.run(
-        [sys.executable, "-m", "early_boot_config", "install-providers"], env=env, capture_output=True, text=True
+        [sys.executable, "-m", "thar.early_boot_config", "install-providers"], env=env, capture_output=True, text=True
     )
     assert done.returncode == 0, done.stderr
     links = sorted(p.name for p in (fresh.root / "usr/libexec/early-boot-config/data-providers.d").iterdir())

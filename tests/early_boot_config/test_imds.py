@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from early_boot_config.errors import ImdsError
-from early_boot_config.imds import ImdsClient
 from tests.early_boot_config.fake_imds import FakeImds
 from tests.early_boot_config.sandbox import Sandbox
+from thar.early_boot_config.errors import ImdsError
+from thar.early_boot_config.imds import ImdsClient
 
 IDENTITY = json.dumps({"region": "eu-west-3", "instanceId": "i-0123456789abcdef0"}).encode()
 USER_DATA = b'[settings]\nmotd = "from IMDS"\n[settings.aws]\nregion = "ap-south-1"\n'
@@ -208,7 +208,8 @@ def test_installed_ec2_providers_get_the_endpoint_from_the_flag(aws: Sandbox, im
 
     libexec = tmp_path / "libexec"
     done = subprocess.run(
-        [sys.executable, "-m", "early_boot_config", "install-providers", "--platform", "aws", "--dir", str(libexec)],
+        [sys.executable, "-m", "thar.early_boot_config", "install-providers", "--platform", "aws",
+         "--dir", str(libexec)],
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr

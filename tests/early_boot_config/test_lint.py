@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from models import load_variant
+from thar.models import load_variant
 
 CONFORMANCE = Path(__file__).resolve().parents[2].parent / "shared" / "conformance" / "defaults"
 VARIANTS = sorted(p.name for p in CONFORMANCE.iterdir() if (p / "defaults.d").is_dir()) if CONFORMANCE.is_dir() else []
@@ -18,7 +18,10 @@ VARIANTS = sorted(p.name for p in CONFORMANCE.iterdir() if (p / "defaults.d").is
 
 def lint(*args: str | Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "early_boot_config", "lint", *map(str, args)], capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "thar.early_boot_config", "lint", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
@@ -58,7 +61,7 @@ def test_gzip_files_and_stdin(tmp_path: Path) -> None:
     file.write_bytes(gzip.compress(b'[settings]\nmotd = "zipped"\n'))
     assert lint(file).returncode == 0
     result = subprocess.run(
-        [sys.executable, "-m", "early_boot_config", "lint", "-"],
+        [sys.executable, "-m", "thar.early_boot_config", "lint", "-"],
         input="[settings]\nmotd = 2\n", capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert result.returncode == 1 and "standard input" in result.stderr
@@ -92,7 +95,7 @@ def aws_user_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_user_data_against_each_conformance_variant(variant: str, aws_user_data: Path) -> None:
     """Settings of the aws extension are accepted exactly by the variants whose model has it."""
-    from early_boot_config.lint import lint_file
+    from thar.early_boot_config.lint import lint_file
 
     model = load_variant(CONFORMANCE / variant)
     result = lint_file(str(aws_user_data), model)

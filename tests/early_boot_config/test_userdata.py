@@ -6,12 +6,12 @@ import gzip
 
 import pytest
 
-from early_boot_config.compression import decode_text, expand_maybe
-from early_boot_config.errors import DecompressFailed, ProviderError, UserDataError
-from early_boot_config.paths import Paths
-from early_boot_config.providers import ProviderOutput, parse_protocol_output
-from early_boot_config.run import merge_settings
-from early_boot_config.userdata import parse_user_data
+from thar.early_boot_config.compression import decode_text, expand_maybe
+from thar.early_boot_config.errors import DecompressFailed, ProviderError, UserDataError
+from thar.early_boot_config.paths import Paths
+from thar.early_boot_config.providers import ProviderOutput, parse_protocol_output
+from thar.early_boot_config.run import merge_settings
+from thar.early_boot_config.userdata import parse_user_data
 
 # spec/early-boot-config.md §5.6: plain text and its gzip bytes (from upstream's unit tests).
 GZIP_VECTORS = [

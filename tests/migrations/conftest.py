@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from datastore import LIVE, FilesystemDataStore, Key, Pending, Version, create_new_datastore, meta_key, to_json
+from thar.datastore import LIVE, FilesystemDataStore, Key, Pending, Version, create_new_datastore, meta_key, to_json
 
 REPO = Path(__file__).resolve().parents[2]
 CONFORMANCE = REPO.parent / "shared" / "conformance"
@@ -68,7 +68,7 @@ class Sandbox:
     def python_migration(self, name: str, expression: str, imports: str = "*") -> Path:
         path = self.migrations / name
         path.write_text(
-            f"#!{sys.executable}\nimport sys\nfrom migrations.migration_helpers import {imports}\n\n"
+            f"#!{sys.executable}\nimport sys\nfrom thar.migrations.migration_helpers import {imports}\n\n"
             f"sys.exit(migrate({expression}))\n"
         )
         path.chmod(0o755)
@@ -78,7 +78,7 @@ class Sandbox:
         """A Python migration that declares ``MIGRATION`` (the migrator may chain it)."""
         path = self.migrations / name
         path.write_text(
-            f"#!{sys.executable}\nimport sys\nfrom migrations.migration_helpers import *\n\n"
+            f"#!{sys.executable}\nimport sys\nfrom thar.migrations.migration_helpers import *\n\n"
             f"MIGRATION = {expression}\n\nif __name__ == '__main__':\n    sys.exit(migrate(MIGRATION))\n"
         )
         path.chmod(0o755)
@@ -87,7 +87,7 @@ class Sandbox:
     def migrator(
         self, *args: str, target: str | None = None, extra: Sequence[str] = ("--no-sync",)
     ) -> subprocess.CompletedProcess[str]:
-        argv = [sys.executable, "-m", "migrations", "--datastore-path", str(self.current)]
+        argv = [sys.executable, "-m", "thar.migrations", "--datastore-path", str(self.current)]
         argv += ["--migration-directory", str(self.migrations)]
         if target is not None:
             argv += ["--migrate-to-version", target]

@@ -15,8 +15,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from migrations.errors import MigrationError
-from migrations.migration_helpers import Migration, MigrationData, ReplaceStringMigration, build
+from thar.migrations.errors import MigrationError
+from thar.migrations.migration_helpers import Migration, MigrationData, ReplaceStringMigration, build
 
 TABLE = Path(__file__).resolve().parents[3] / "shared" / "conformance" / "bottlerocket-migrations.json"
 _REGISTRY_CHARS = re.compile(r"[A-Za-z0-9_/.\-]+")

@@ -32,9 +32,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from datastore import FilesystemDataStore, Version, datastore_version
-from migrations.cli import main as migrator_main
-from migrations.links import current_version
+from thar.datastore import FilesystemDataStore, Version, datastore_version
+from thar.migrations.cli import main as migrator_main
+from thar.migrations.links import current_version
 
 from .conftest import Sandbox, read_state
 
@@ -219,7 +219,7 @@ def run_trials(
 def test_each_link_step_leaves_old_or_new(sandbox: Sandbox) -> None:
     """Stopping the switch after any of its four renames leaves a chain that names the old or
     the new version, and leads to that version's directory."""
-    from migrations.links import _replace_link
+    from thar.migrations.links import _replace_link
 
     old_dir = sandbox.create("1.5.2", live={"settings.a": 1})
     new_dir = sandbox.datastore / "v1.6.0_0123456789abcdef"

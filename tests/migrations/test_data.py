@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from datastore import LIVE, FilesystemDataStore, Key, Pending, meta_key
-from migrations.errors import MigrationError
-from migrations.migration_helpers import (
+from thar.datastore import LIVE, FilesystemDataStore, Key, Pending, meta_key
+from thar.migrations.errors import MigrationError
+from thar.migrations.migration_helpers import (
     Direction,
     Migration,
     MigrationData,
@@ -20,7 +20,7 @@ from migrations.migration_helpers import (
     run_migration,
     set_output_data,
 )
-from migrations.migration_helpers import data as data_module
+from thar.migrations.migration_helpers import data as data_module
 
 from .conftest import Sandbox, read_state
 

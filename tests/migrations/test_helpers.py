@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from migrations.errors import MigrationError
-from migrations.migration_helpers import (
+from thar.migrations.errors import MigrationError
+from thar.migrations.migration_helpers import (
     AddMetadataMigration,
     AddPrefixesMigration,
     AddSettingsMigration,
@@ -246,7 +246,7 @@ def test_variant_conditional_runs_then_or_otherwise() -> None:
 # -- templated settings (§3.1, §3.2) -------------------------------------------------------------------
 def _engine_ready() -> bool:
     try:
-        from schnauzer.engine import compile_template  # noqa: F401
+        from thar.schnauzer.engine import compile_template  # noqa: F401
     except ImportError:
         return False
     return True

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from datastore import Version, datastore_version
-from migrations.links import current_version
+from thar.datastore import Version, datastore_version
+from thar.migrations.links import current_version
 
 from .conftest import Sandbox, read_state
 
@@ -34,7 +34,7 @@ def test_first_boot_without_a_datastore_exits_0(sandbox: Sandbox) -> None:
 
 def test_first_boot_is_checked_while_parsing(sandbox: Sandbox) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "migrations", "--datastore-path", str(sandbox.current)],
+        [sys.executable, "-m", "thar.migrations", "--datastore-path", str(sandbox.current)],
         capture_output=True,
         text=True,
         env=sandbox.env(),

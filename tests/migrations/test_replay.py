@@ -30,9 +30,9 @@ from typing import Any
 
 import pytest
 
-from datastore import LIVE, FilesystemDataStore, Key, KeyConflict, Pending, datastore_version, meta_key, to_json
-from migrations.links import current_version
-from migrations.migration_helpers import Variant, matches
+from thar.datastore import LIVE, FilesystemDataStore, Key, KeyConflict, Pending, datastore_version, meta_key, to_json
+from thar.migrations.links import current_version
+from thar.migrations.migration_helpers import Variant, matches
 
 from .conftest import REPO, Sandbox, read_state
 from .history import CUSTOM, TABLE, load_table
@@ -48,7 +48,7 @@ pytestmark = pytest.mark.skipif(not TABLE.is_file(), reason="conformance data no
 
 def engine_ready() -> bool:
     try:
-        from schnauzer.engine import compile_template  # noqa: F401
+        from thar.schnauzer.engine import compile_template  # noqa: F401
     except ImportError:
         return False
     return True
@@ -281,7 +281,7 @@ def _write_migrations(box: Sandbox, table: dict[str, Any], *, chainable: bool) -
         path = box.migrations / name
         head = (
             f"#!{sys.executable}\nimport json\nimport sys\n\nsys.path.insert(0, {str(REPO)!r})\n"
-            "from migrations.migration_helpers import migrate\n"
+            "from thar.migrations.migration_helpers import migrate\n"
             "from tests.migrations.history import entry_migration\n\n"
             f"ENTRY = json.loads({json.dumps(entry)!r})\n"
         )

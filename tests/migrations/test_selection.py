@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from datastore import Version
-from migrations.errors import LinkError, MigratorError, MissingMigration
-from migrations.links import current_version
-from migrations.selection import find_migrations, manifest_migrations, migration_version, scan_migrations
+from thar.datastore import Version
+from thar.migrations.errors import LinkError, MigratorError, MissingMigration
+from thar.migrations.links import current_version
+from thar.migrations.selection import find_migrations, manifest_migrations, migration_version, scan_migrations
 
 LEGACY = ["0.0.0_001", "0.0.1_001", "0.0.1_002", "0.0.2_001", "0.0.3_001", "0.0.4_001", "0.0.4_002"]
 

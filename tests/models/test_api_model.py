@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from models.api import ConfigurationFile, MetadataValue, Service, SettingGenerator, parse_os_release
+from thar.models.api import ConfigurationFile, MetadataValue, Service, SettingGenerator, parse_os_release
 
 RELEASE = (
     "# comment\n"

@@ -12,11 +12,11 @@ from typing import Any, get_args
 import pytest
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from models import ModelError, Service, load_variant, settings_model
-from models.base import MultiLine, SettingsStruct, is_multi_line
-from models.errors import format_errors
-from models.modeled_types.shared import SingleLineString
-from models.settings import names
+from thar.models import ModelError, Service, load_variant, settings_model
+from thar.models.base import MultiLine, SettingsStruct, is_multi_line
+from thar.models.errors import format_errors
+from thar.models.modeled_types.shared import SingleLineString
+from thar.models.settings import names
 
 README = Path(__file__).resolve().parents[2] / "models" / "README.md"
 EVERYTHING = settings_model(tuple(names()))
@@ -96,7 +96,7 @@ def test_variant_defaults_are_held_to_the_rule_too() -> None:
 
 
 def test_the_api_refuses_what_the_model_refuses() -> None:
-    import variants
+    from thar import variants
 
     variant = load_variant(variants.path("thar-dev"))
     with pytest.raises(ModelError) as caught:

@@ -18,13 +18,20 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 from pydantic import Field, TypeAdapter, ValidationError, create_model
 
-from models.base import SettingsStruct
-from models.errors import format_errors
-from models.modeled_types import ecs as ecs_types
-from models.modeled_types import kubernetes as k8s_types
-from models.modeled_types import oci as oci_types
-from models.registry import rust_types
-from models.settings import ecs, extensions, kubelet_device_plugins, kubernetes, nvidia_container_runtime, oci_defaults
+from thar.models.base import SettingsStruct
+from thar.models.errors import format_errors
+from thar.models.modeled_types import ecs as ecs_types
+from thar.models.modeled_types import kubernetes as k8s_types
+from thar.models.modeled_types import oci as oci_types
+from thar.models.registry import rust_types
+from thar.models.settings import (
+    ecs,
+    extensions,
+    kubelet_device_plugins,
+    kubernetes,
+    nvidia_container_runtime,
+    oci_defaults,
+)
 
 MODULES: list[ModuleType] = [ecs, kubelet_device_plugins, kubernetes, nvidia_container_runtime, oci_defaults]
 

@@ -22,7 +22,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import TypeAdapter, ValidationError
 
-from models.registry import rust_types
+from thar.models.registry import rust_types
 
 CONFORMANCE = Path(__file__).resolve().parents[2].parent / "shared" / "conformance"
 CASES: list[dict[str, Any]] = [
@@ -464,7 +464,7 @@ def test_pem_rejects_bad_base64_and_non_utf8_text() -> None:
 
 
 def test_every_shared_type_is_registered_by_its_rust_name() -> None:
-    from models.modeled_types import shared
+    from thar.models.modeled_types import shared
 
     exported = {name for name in shared.__all__ if name not in ("RUST_TYPES", "StrictStr")}
     assert exported == set(shared.RUST_TYPES)
@@ -472,7 +472,7 @@ def test_every_shared_type_is_registered_by_its_rust_name() -> None:
 
 
 def test_every_shared_type_has_a_json_schema() -> None:
-    from models.modeled_types import shared
+    from thar.models.modeled_types import shared
 
     for name, model in shared.RUST_TYPES.items():
         assert TypeAdapter(model).json_schema(), name

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError, create_model
 
-from models.base import SettingsStruct
-from models.errors import format_errors
-from models.settings import (
+from thar.models.base import SettingsStruct
+from thar.models.errors import format_errors
+from thar.models.settings import (
     autoscaling,
     aws,
     boot,

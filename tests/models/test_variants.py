@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-import variants
-from models.api import parse_os_release
-from models.errors import ModelError
-from models.variant import VariantError, extensions_for_family, load_variant, merge_defaults
+from thar import variants
+from thar.models.api import parse_os_release
+from thar.models.errors import ModelError
+from thar.models.variant import VariantError, extensions_for_family, load_variant, merge_defaults
 
 CONFORMANCE = Path(__file__).resolve().parents[2].parent / "shared" / "conformance" / "defaults"
 BOTTLEROCKET_VARIANTS = sorted(p.name for p in CONFORMANCE.iterdir() if (p / "defaults.d").is_dir())

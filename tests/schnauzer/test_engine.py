@@ -9,15 +9,15 @@ from typing import Any
 
 import pytest
 
-from schnauzer.display import display_float, display_scalar
-from schnauzer.engine import (
+from thar.schnauzer.display import display_float, display_scalar
+from thar.schnauzer.engine import (
     EngineError,
     RenderError,
     Template,
     TemplateSyntaxError,
     compile_template,
 )
-from schnauzer.helper_api import Helper, HelperError, HelperKind, Param
+from thar.schnauzer.helper_api import Helper, HelperError, HelperKind, Param
 
 
 def render(
@@ -592,7 +592,7 @@ def test_every_parameter_is_evaluated_even_if_unused() -> None:
 
 
 def test_log_writes_to_the_log(caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.DEBUG, logger="schnauzer.engine"):
+    with caplog.at_level(logging.DEBUG, logger="thar.schnauzer.engine"):
         assert render('{{log "seen" v level="warn"}}', {"v": [1]}) == ""
     assert [(r.levelno, r.getMessage()) for r in caplog.records] == [(logging.WARNING, "seen, v: [1, ]")]
     with pytest.raises(RenderError, match="Unsupported logging level"):

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from schnauzer.engine import EngineError, compile_template
+from thar.schnauzer.engine import EngineError, compile_template
 
 FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "conformance" / "templates" / "schnauzer-fixtures"
 

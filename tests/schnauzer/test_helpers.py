@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 import yaml
 
-from schnauzer.helper_api import Helper, HelperError, HelperKind, Param
-from schnauzer.helpers import OWNERS, HelperEnvironment, HostFactError, all_helpers, helpers_for
-from schnauzer.helpers.environment import (
+from thar.schnauzer.helper_api import Helper, HelperError, HelperKind, Param
+from thar.schnauzer.helpers import OWNERS, HelperEnvironment, HostFactError, all_helpers, helpers_for
+from thar.schnauzer.helpers.environment import (
     cgroup_cpu_quota,
     host_cpu_count,
     host_efa_attached,
@@ -1027,8 +1027,8 @@ def test_resolver_reads_the_system_resolver() -> None:
 def test_settings_model_loads_only_when_a_helper_needs_it() -> None:
     code = (
         "import sys\n"
-        "from schnauzer.helper_api import Param\n"
-        "from schnauzer.helpers import all_helpers\n"
+        "from thar.schnauzer.helper_api import Param\n"
+        "from thar.schnauzer.helpers import all_helpers\n"
         "helpers = all_helpers()\n"
         "print('pydantic' in sys.modules, 'ada_url' in sys.modules)\n"
         "helpers['ecr-prefix'].fn([Param('eu-west-1')], {})\n"

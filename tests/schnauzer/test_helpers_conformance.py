@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
-from schnauzer.engine import EngineError, compile_template
-from schnauzer.helper_api import Param
-from schnauzer.helpers import OWNERS, HelperEnvironment, all_helpers
+from thar.schnauzer.engine import EngineError, compile_template
+from thar.schnauzer.helper_api import Param
+from thar.schnauzer.helpers import OWNERS, HelperEnvironment, all_helpers
 
 FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "conformance" / "templates" / "schnauzer-fixtures"
 DATA = json.loads((FIXTURES / "helper-cases.json").read_text(encoding="utf-8"))

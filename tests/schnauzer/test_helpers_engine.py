@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from models import load_variant
-from models.modeled_types.oci import LINUX_CAPABILITIES, LINUX_RESOURCE_LIMITS
-from schnauzer.engine import EngineError, compile_template
-from schnauzer.helpers import HelperEnvironment, all_helpers
+from thar.models import load_variant
+from thar.models.modeled_types.oci import LINUX_CAPABILITIES, LINUX_RESOURCE_LIMITS
+from thar.schnauzer.engine import EngineError, compile_template
+from thar.schnauzer.helpers import HelperEnvironment, all_helpers
 
 
 def _no_lookup(name: str) -> list[str]:

@@ -14,9 +14,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from models.modeled_types.oci_rules import I64_MAX, LINUX_CAPABILITIES, LINUX_RESOURCE_LIMITS
-from models.settings.oci_defaults import OciDefaultsV1
-from schnauzer.helpers._models import parse_oci_capabilities, parse_oci_resource_limits
+from thar.models.modeled_types.oci_rules import I64_MAX, LINUX_CAPABILITIES, LINUX_RESOURCE_LIMITS
+from thar.models.settings.oci_defaults import OciDefaultsV1
+from thar.schnauzer.helpers._models import parse_oci_capabilities, parse_oci_resource_limits
 
 CAPABILITY = st.sampled_from(sorted(LINUX_CAPABILITIES))
 LIMIT_TYPE = st.sampled_from(sorted(LINUX_RESOURCE_LIMITS))
@@ -87,9 +87,9 @@ def test_rendering_stored_oci_defaults_does_not_load_the_model(tmp_path: Path) -
     }
     script = f"""
 import json, sys
-from schnauzer.engine import compile_template
-from schnauzer.helpers import all_helpers
-from schnauzer.helpers.environment import HelperEnvironment
+from thar.schnauzer.engine import compile_template
+from thar.schnauzer.helpers import all_helpers
+from thar.schnauzer.helpers.environment import HelperEnvironment
 helpers = all_helpers(HelperEnvironment(efa_attached=lambda: False))
 context = {{"settings": json.loads({json.dumps(json.dumps(settings))})}}
 body = '{{{{oci_defaults "containerd" settings.oci-defaults.capabilities}}}}|'

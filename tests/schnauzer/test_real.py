@@ -17,12 +17,12 @@ from typing import Any
 
 import pytest
 
-from models import load_variant
-from schnauzer.cli import build_parser
-from schnauzer.helpers import HelperEnvironment
-from schnauzer.importer import StaticImporter, minimize_settings
-from schnauzer.render import render_parsed
-from schnauzer.template import TemplateFile, parse_template, template_from_requirements
+from thar.models import load_variant
+from thar.schnauzer.cli import build_parser
+from thar.schnauzer.helpers import HelperEnvironment
+from thar.schnauzer.importer import StaticImporter, minimize_settings
+from thar.schnauzer.render import render_parsed
+from thar.schnauzer.template import TemplateFile, parse_template, template_from_requirements
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "conformance"
 REAL = SHARED / "templates" / "real"

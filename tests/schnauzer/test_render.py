@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from schnauzer.errors import (
+from tests.apiclient.peer import ApiPeer, running_peer
+from thar.schnauzer.errors import (
     FrontmatterParse,
     GrammarParse,
     HelperNameCollision,
@@ -20,19 +21,18 @@ from schnauzer.errors import (
     RetrieveSettings,
     TemplateFileRead,
 )
-from schnauzer.helper_api import Helper, HelperKind, Param
-from schnauzer.helpers import OWNERS, HelperEnvironment
-from schnauzer.importer import (
+from thar.schnauzer.helper_api import Helper, HelperKind, Param
+from thar.schnauzer.helpers import OWNERS, HelperEnvironment
+from thar.schnauzer.importer import (
     ApiImporter,
     StaticImporter,
     clear_api_cache,
     extract_object,
     minimize_settings,
 )
-from schnauzer.registry import HelperCatalog, build_registry, check_requirements, default_catalog
-from schnauzer.render import render_parsed, render_template_file, render_template_text
-from schnauzer.template import Requirement, parse_template
-from tests.apiclient.peer import ApiPeer, running_peer
+from thar.schnauzer.registry import HelperCatalog, build_registry, check_requirements, default_catalog
+from thar.schnauzer.render import render_parsed, render_template_file, render_template_text
+from thar.schnauzer.template import Requirement, parse_template
 
 FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "conformance" / "templates" / "schnauzer-fixtures"
 INPUTS: dict[str, Any] = json.loads((FIXTURES / "inputs.json").read_text())
@@ -323,7 +323,7 @@ def test_default_socket_follows_thar_root(monkeypatch: pytest.MonkeyPatch, tmp_p
 
 # -- v1 templates ------------------------------------------------------------------------------------
 def test_v1_template_sees_the_whole_model_and_every_helper_but_if_not_null() -> None:
-    from schnauzer.v1 import render_v1_template, v1_helpers
+    from thar.schnauzer.v1 import render_v1_template, v1_helpers
 
     assert set(v1_helpers(ENV)) == {h for names in OWNERS.values() for h in names} - {"if_not_null"}
     text = '{{settings.motd}} {{join_map "=" "," "fail-if-missing" services.chronyd}} {{os.arch}}'

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from schnauzer.errors import (
+from thar.schnauzer.errors import (
     FrontmatterParse,
     GrammarParse,
     HelperNameCollision,
@@ -17,8 +17,8 @@ from schnauzer.errors import (
     SchnauzerError,
     TemplateParse,
 )
-from schnauzer.requirements import parse_requirement
-from schnauzer.template import Requirement, parse_template, split_template, template_from_requirements
+from thar.schnauzer.requirements import parse_requirement
+from thar.schnauzer.template import Requirement, parse_template, split_template, template_from_requirements
 
 FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "conformance" / "templates" / "schnauzer-fixtures"
 INPUTS: dict[str, Any] = json.loads((FIXTURES / "inputs.json").read_text())

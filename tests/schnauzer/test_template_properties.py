@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from schnauzer.template import Requirement, parse_template
+from thar.schnauzer.template import Requirement, parse_template
 
 BARE = st.text(alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-", min_size=1, max_size=12)
 # Any text TOML can hold in a basic string (no DEL: TOML wants it escaped, JSON does not escape it).

@@ -21,7 +21,7 @@ def thar_root(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def run_storewolf(thar_root: Path) -> RunStorewolf:
-    """``run_storewolf(*args)``: ``python -m storewolf ARGS`` with THAR_ROOT set to the sandbox."""
+    """``run_storewolf(*args)``: ``python -m thar.storewolf ARGS`` with THAR_ROOT set to the sandbox."""
 
     def run(*args: str | os.PathLike[str], env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
         return subprocess.run(

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from datastore import FilesystemDataStore
+from thar.datastore import FilesystemDataStore
 
 # The defaults of the spec's example (storewolf-and-committer.md §1), verbatim.
 SPEC_DEFAULTS = """\
@@ -41,8 +41,8 @@ RunStorewolf = Callable[..., subprocess.CompletedProcess[str]]
 
 
 def storewolf_command(*args: str | os.PathLike[str]) -> list[str]:
-    """The ``storewolf`` command line: ``python -m storewolf ARGS``."""
-    return [sys.executable, "-m", "storewolf", *map(str, args)]
+    """The ``storewolf`` command line: ``python -m thar.storewolf ARGS``."""
+    return [sys.executable, "-m", "thar.storewolf", *map(str, args)]
 
 
 def storewolf_env(thar_root: Path, extra: dict[str, str] | None = None) -> dict[str, str]:

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-import variants
-from datastore import LIVE, FilesystemDataStore, Key, Pending, Version, create_new_datastore
-from storewolf.cli import build_parser
+from thar import variants
+from thar.datastore import LIVE, FilesystemDataStore, Key, Pending, Version, create_new_datastore
+from thar.storewolf.cli import build_parser
 
 from .helpers import SPEC_DEFAULTS, RunStorewolf, commit_launch, datastore_files, write
 
@@ -308,7 +308,7 @@ def test_the_console_script_is_installed() -> None:
     script = Path(sys.executable).parent / "storewolf"
     assert script.is_file(), "pip install -e . makes the storewolf command"
     text = script.read_text()
-    assert "storewolf.cli" in text
+    assert "thar.storewolf.cli" in text
 
 
 def test_every_flag_is_in_the_readme() -> None:
@@ -321,10 +321,10 @@ def test_every_flag_is_in_the_readme() -> None:
 def test_a_merged_defaults_file_does_not_load_the_settings_model(tmp_path: Path, thar_root: Path) -> None:
     defaults = write(tmp_path / "defaults.toml", SPEC_DEFAULTS)
     code = (
-        "import sys\nfrom storewolf.cli import main\n"
+        "import sys\nfrom thar.storewolf.cli import main\n"
         f"rc = main(['--data-store-base-path', {str(tmp_path / 'ds')!r}, '--version', '1.0.0',"
         f" '--defaults', {str(defaults)!r}, '--log-level', 'error'])\n"
-        "print(rc, sorted(m for m in ('pydantic', 'models') if m in sys.modules))\n"
+        "print(rc, sorted(m for m in ('pydantic', 'thar.models') if m in sys.modules))\n"
     )
     env = {**os.environ, "THAR_ROOT": str(thar_root)}
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)

@@ -39,9 +39,9 @@ from pathlib import Path
 import pytest
 import toml
 
-from datastore import FilesystemDataStore
-from datastore.journal import JOURNAL_FILE
-from storewolf import INVENTORY_PATH, LAUNCH_TRANSACTION, load_variant_defaults
+from thar.datastore import FilesystemDataStore
+from thar.datastore.journal import JOURNAL_FILE
+from thar.storewolf import INVENTORY_PATH, LAUNCH_TRANSACTION, load_variant_defaults
 
 from .helpers import datastore_files, storewolf_command, storewolf_env, write
 

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-import variants
-from datastore import LIVE, FilesystemDataStore, Key, KeyType, Pending, Version, from_map_with_prefix, meta_key
-from storewolf import (
+from thar import variants
+from thar.datastore import LIVE, FilesystemDataStore, Key, KeyType, Pending, Version, from_map_with_prefix, meta_key
+from thar.storewolf import (
     LAUNCH_TRANSACTION,
     DefaultMetadata,
     Defaults,
@@ -288,7 +288,7 @@ def test_the_conformance_data_is_there() -> None:
 
 
 def test_a_table_form_setting_generator_is_stored_as_one_json_value() -> None:
-    from storewolf.seed import parse_metadata_toml
+    from thar.storewolf.seed import parse_metadata_toml
 
     found = parse_metadata_toml(
         {"settings": {"x": {"setting-generator": {"command": "gen x", "skip-if-populated": False}}}}

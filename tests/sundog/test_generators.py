@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from sundog.errors import GeneratorOutputInvalid, InvalidCommand, InvalidGeneratorKey, InvalidGenerators
-from sundog.generators import (
+from thar.sundog.errors import GeneratorOutputInvalid, InvalidCommand, InvalidGeneratorKey, InvalidGenerators
+from thar.sundog.generators import (
     Generator,
     flatten_leaves,
     is_populated,
@@ -14,7 +14,7 @@ from sundog.generators import (
     split_command,
     split_key,
 )
-from sundog.runner import parse_output
+from thar.sundog.runner import parse_output
 
 
 @pytest.mark.parametrize(

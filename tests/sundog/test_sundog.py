@@ -344,7 +344,7 @@ def test_no_server_is_an_error_naming_the_socket(tmp_path: Path) -> None:
 
     socket = tmp_path / "none.sock"
     result = subprocess.run(
-        [sys.executable, "-m", "sundog", "--socket-path", str(socket)], capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "thar.sundog", "--socket-path", str(socket)], capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 1
     assert str(socket) in result.stderr and "is the apiserver running?" in result.stderr

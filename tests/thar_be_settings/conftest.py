@@ -20,9 +20,9 @@ from pathlib import Path
 
 import pytest
 
-import variants
 from tests.apiserver.conftest import ServerProcess
-from thar_be_settings.sandbox import install_templates
+from thar import variants
+from thar.thar_be_settings.sandbox import install_templates
 
 BIN = Path(sys.executable).parent
 

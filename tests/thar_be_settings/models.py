@@ -12,11 +12,11 @@ from collections.abc import Mapping, Sequence
 from functools import cache
 from typing import Any
 
-import variants
-from apiclient.get import merge_json
-from models import load_variant
-from models.api import parse_os_release
-from schnauzer.helpers import HelperEnvironment
+from thar import variants
+from thar.apiclient.get import merge_json
+from thar.models import load_variant
+from thar.models.api import parse_os_release
+from thar.schnauzer.helpers import HelperEnvironment
 
 __all__ = [
     "GENERATED",

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from models import load_variant
-from thar_be_settings.config import parse_files, parse_services
-from thar_be_settings.restart import split_command
-from thar_be_settings.writer import parse_mode
+from thar.models import load_variant
+from thar.thar_be_settings.config import parse_files, parse_services
+from thar.thar_be_settings.restart import split_command
+from thar.thar_be_settings.writer import parse_mode
 
 CONFORMANCE = Path(__file__).resolve().parents[2].parent / "shared" / "conformance" / "defaults"
 VARIANTS = sorted(p.name for p in CONFORMANCE.iterdir() if (p / "defaults.d").is_dir())

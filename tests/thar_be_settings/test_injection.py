@@ -25,10 +25,10 @@ from typing import Any
 import pytest
 import yaml
 
-import variants
-from models import ModelError, load_variant
-from schnauzer.errors import SchnauzerError
-from schnauzer.template import parse_template
+from thar import variants
+from thar.models import ModelError, load_variant
+from thar.schnauzer.errors import SchnauzerError
+from thar.schnauzer.template import parse_template
 
 from .models import GENERATED, RICH, RICH_K8S, template_names, variant_model
 from .test_templates import JSON, TOML, YAML, render

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 import yaml
 
-import variants
-from thar_be_settings.plan import render_file
+from thar import variants
+from thar.thar_be_settings.plan import render_file
 
 from .models import GENERATED, RICH, RICH_K8S, TEST_ENV, template_names, variant_model
 
@@ -344,8 +344,8 @@ def test_templates_are_installed_with_the_package() -> None:
 @pytest.mark.parametrize("variant", ["thar-dev", "thar-k8s"])
 def test_templates_require_only_the_variants_extensions(variant: str) -> None:
     """A template that lists an extension the variant lacks would silently see nothing of it."""
-    from models import load_variant
-    from schnauzer.template import parse_template
+    from thar.models import load_variant
+    from thar.schnauzer.template import parse_template
 
     extensions = set(load_variant(variants.path(variant)).extensions) | {"std"}
     for template in template_names(variant):

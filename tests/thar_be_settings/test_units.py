@@ -14,11 +14,11 @@ from typing import Any
 
 import pytest
 
-from thar_be_settings.api import encode_query_value
-from thar_be_settings.applier import Options, parse_keys, reload_systemd
-from thar_be_settings.cli import parse_args
-from thar_be_settings.config import ConfigFile, Service, parse_files, resolve
-from thar_be_settings.errors import (
+from thar.thar_be_settings.api import encode_query_value
+from thar.thar_be_settings.applier import Options, parse_keys, reload_systemd
+from thar.thar_be_settings.cli import parse_args
+from thar.thar_be_settings.config import ConfigFile, Service, parse_files, resolve
+from thar.thar_be_settings.errors import (
     InputError,
     ModeError,
     ReloadFailed,
@@ -27,10 +27,10 @@ from thar_be_settings.errors import (
     RestartSpawnFailed,
     UsageError,
 )
-from thar_be_settings.plan import diff_plan, plan_apply, plan_for_model
-from thar_be_settings.restart import RestartQueue, run_commands, split_command
-from thar_be_settings.sandbox import install_templates
-from thar_be_settings.writer import parse_mode, write_file
+from thar.thar_be_settings.plan import diff_plan, plan_apply, plan_for_model
+from thar.thar_be_settings.restart import RestartQueue, run_commands, split_command
+from thar.thar_be_settings.sandbox import install_templates
+from thar.thar_be_settings.writer import parse_mode, write_file
 
 THAR_BE_SETTINGS = str(Path(sys.executable).parent / "thar-be-settings")
 
@@ -221,7 +221,7 @@ def test_concurrent_restarts_of_a_service_never_overlap(tmp_path: Path, recorder
         f"""\
         import sys
         from pathlib import Path
-        from thar_be_settings.restart import RestartQueue
+        from thar.thar_be_settings.restart import RestartQueue
         RestartQueue(Path({str(tmp_path / "q")!r})).restart("svc", [{prefix!r} + " 0.2 run"], [sys.argv[1]], None)
         """
     )
