@@ -338,7 +338,7 @@ def test_renders_every_branch(variant: str, template: str) -> None:
 def test_templates_are_installed_with_the_package() -> None:
     for variant in ("thar-dev", "thar-k8s"):
         assert sorted(p.name for p in (variants.path(variant) / "templates").iterdir()) == template_names(variant)
-    assert Path(variants.__file__).parent == variants.VARIANTS_DIR
+    assert Path(variants.__file__).resolve().parent == variants.VARIANTS_DIR
 
 
 @pytest.mark.parametrize("variant", ["thar-dev", "thar-k8s"])
