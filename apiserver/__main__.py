@@ -25,6 +25,7 @@ from pathlib import Path
 from thar import variants
 from thar.datastore import DatastoreError, FilesystemDataStore
 from thar.models import Variant, VariantError, extensions_for_family, load_variant
+from thar.paths import thar_root
 
 from .connections import (
     DEFAULT_HEADER_TIMEOUT,
@@ -42,10 +43,6 @@ from .server import ServerSetupError, serve
 
 LEVELS = {"off": logging.CRITICAL + 10, "error": logging.ERROR, "warn": logging.WARNING, "info": logging.INFO,
           "debug": logging.DEBUG, "trace": logging.DEBUG}  # fmt: skip
-
-
-def thar_root() -> Path:
-    return Path(os.environ.get("THAR_ROOT", "/"))
 
 
 def _seconds(text: str) -> float:

@@ -13,7 +13,6 @@ target: that is how keys are removed.
 from __future__ import annotations
 
 import abc
-import os
 import platform
 import sys
 import time
@@ -35,6 +34,7 @@ from thar.datastore import (
     meta_key,
     to_json,
 )
+from thar.paths import thar_root
 
 from ..errors import MigrationError, MigrationsError
 from .args import Direction, parse_args
@@ -78,10 +78,6 @@ class Migration(abc.ABC):
 
     def run(self, data: MigrationData, direction: Direction) -> MigrationData:
         return self.forward(data) if direction is Direction.FORWARD else self.backward(data)
-
-
-def thar_root() -> Path:
-    return Path(os.environ.get("THAR_ROOT") or "/")
 
 
 def os_data(root: Path | None = None) -> dict[str, str]:
