@@ -22,6 +22,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
 NAME, VERSION = PROJECT["name"], PROJECT["version"]
+PIP = [sys.executable, "-m", "pip", "--disable-pip-version-check"]
 SCRIPTS = {
     "apiclient",
     "apiserver",
@@ -99,8 +100,7 @@ def venv(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     env_dir = tmp_path_factory.mktemp("venv") / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(env_dir)], check=True, timeout=120)
     result = subprocess.run(
-        [sys.executable, "-m", "pip", "--python", str(env_dir / "bin/python"), "install", "--no-deps", "--no-index"]
-        + ["--disable-pip-version-check", str(wheel)],
+        [*PIP, "--python", str(env_dir / "bin/python"), "install", "--no-deps", "--no-index", str(wheel)],
         capture_output=True,
         text=True,
         timeout=300,
@@ -139,7 +139,9 @@ def test_linked_components_are_real_files_in_the_wheel(wheel: Path) -> None:
 def test_the_data_files_are_in_the_wheel(wheel: Path) -> None:
     with zipfile.ZipFile(wheel) as zf:
         names = set(zf.namelist())
-    units = {f"thar/units/{p.name}" for p in (ROOT / "units").iterdir() if p.suffix in (".service", ".socket", ".target")}
+    units = {
+        f"thar/units/{p.name}" for p in (ROOT / "units").iterdir() if p.suffix in (".service", ".socket", ".target")
+    }
     assert units and units <= names
     assert "thar/units/README.md" in names
     for variant in (p for p in (ROOT / "variants").iterdir() if (p / "variant.toml").is_file()):
