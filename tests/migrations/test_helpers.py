@@ -244,17 +244,6 @@ def test_variant_conditional_runs_then_or_otherwise() -> None:
 
 
 # -- templated settings (§3.1, §3.2) -------------------------------------------------------------------
-def _engine_ready() -> bool:
-    try:
-        from thar.schnauzer.engine import compile_template  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-schnauzer_ready = pytest.mark.skipif(not _engine_ready(), reason="schnauzer's engine is not in the checkout yet")
-
-
 def test_template_context_nests_settings_and_os() -> None:
     ctx = template_context({"settings.a.b": 1, 'settings.k."x.y"': "v", "os.arch": "x86_64", "services.s": 1})
     assert ctx == {"settings": {"a": {"b": 1}, "k": {"x.y": "v"}}, "os": {"arch": "x86_64"}}
@@ -271,7 +260,6 @@ def _schnauzer_input(value: str, generator: str) -> MigrationData:
     )
 
 
-@schnauzer_ready
 def test_replace_schnauzer_rerenders_an_unchanged_value() -> None:
     m = ReplaceSchnauzerMigration("settings.output", OLD_CMD, NEW_CMD)
     fwd = m.forward(_schnauzer_input("hello", OLD_CMD))
@@ -282,7 +270,6 @@ def test_replace_schnauzer_rerenders_an_unchanged_value() -> None:
     assert back.metadata["settings.output"]["setting-generator"] == OLD_CMD
 
 
-@schnauzer_ready
 def test_replace_schnauzer_keeps_a_user_value_but_moves_the_generator() -> None:
     m = ReplaceSchnauzerMigration("settings.output", OLD_CMD, NEW_CMD)
     fwd = m.forward(_schnauzer_input("overwritten!", OLD_CMD))
@@ -328,7 +315,6 @@ ADMIN_OLD = "{{ ecr-prefix settings.aws.region }}/bottlerocket-admin:v0.7.0"
 ADMIN_NEW = "{{ ecr-prefix settings.aws.region }}/bottlerocket-admin:v0.7.1"
 
 
-@schnauzer_ready
 @pytest.mark.parametrize(
     ("region", "prefix"),
     [
@@ -350,7 +336,6 @@ def test_replace_template_rerenders_with_helpers(region: str, prefix: str) -> No
     assert back.metadata["settings.host-containers.admin.source"] == {"template": ADMIN_OLD}
 
 
-@schnauzer_ready
 def test_replace_template_user_value_kept_template_moves() -> None:
     m = ReplaceTemplateMigration("settings.host-containers.admin.source", ADMIN_OLD, ADMIN_NEW)
     data = md(

@@ -46,17 +46,6 @@ TX = "user-tx"
 pytestmark = pytest.mark.skipif(not TABLE.is_file(), reason="conformance data not found")
 
 
-def engine_ready() -> bool:
-    try:
-        from thar.schnauzer.engine import compile_template  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-TEMPLATED = engine_ready()
-
-
 def effective(entry: dict[str, Any]) -> dict[str, Any]:
     """The spec that runs on VARIANT: a variant condition resolved to its branch."""
     if entry["helper"] != "VariantConditional":
@@ -312,11 +301,10 @@ def replay(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Replay]:
     seed_meta: dict[str, dict[str, Any]] = {k: dict(v) for k, v in plan.metadata.items()}
     for setting, metas in CUSTOM_META.items():
         seed_meta.setdefault(setting, {}).update(metas)
-    if TEMPLATED:
-        for setting in TEMPLATED_SETTINGS:
-            template = _first_template(plan.entries, setting)
-            seed_live[setting] = _fill(template)
-            seed_meta.setdefault(setting, {})["template"] = template
+    for setting in TEMPLATED_SETTINGS:
+        template = _first_template(plan.entries, setting)
+        seed_live[setting] = _fill(template)
+        seed_meta.setdefault(setting, {})["template"] = template
     seed_meta = {k: v for k, v in seed_meta.items() if v}
     pending_key = next(k for k, steps in plan.chains.items() if steps and k in seed_live and len(steps) > 0)
     box.os_release(oldest, VARIANT)
@@ -477,7 +465,6 @@ def test_forward_pending_transaction_migrated(replay: Replay) -> None:
     assert len(tx) == 2 + 1 + 5
 
 
-@pytest.mark.skipif(not TEMPLATED, reason="schnauzer's engine is not in the checkout yet")
 @pytest.mark.parametrize("setting", TEMPLATED_SETTINGS)
 def test_forward_templated_settings(replay: Replay, setting: str) -> None:
     live, _, meta = replay.after_forward
