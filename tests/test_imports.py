@@ -49,6 +49,8 @@ ALLOWED: dict[str, set[str]] = {
     "thar": set(),
 }
 COMPONENTS = set(ALLOWED) - {"thar"}
+# thar/*.py helpers every component may import (stdlib only): THAR_ROOT (paths)
+SHARED = {"paths"}
 
 
 @dataclass(frozen=True)
@@ -104,6 +106,8 @@ def _classify(path: Path, line: int, target: str, names: list[str]) -> Iterator[
     if parts[0] in COMPONENTS:
         yield Import(path, line, parts[0], bare=True)
     elif parts[0] == "thar":
+        if len(parts) > 1 and parts[1] in SHARED:
+            return
         if len(parts) > 1:
             yield Import(path, line, parts[1], bare=False)
         else:  # from thar import datastore, ...
