@@ -18,6 +18,7 @@ builds its message in ``__init__``; the texts of key errors are Bottlerocket's.
     ├── Serialization         a value cannot be turned into datastore pairs
     ├── Deserialization       datastore pairs cannot be turned into a nested value
     ├── VersionError          the version symlinks are missing or malformed
+    │   └── LinkNotReplaced   a version link cannot be pointed at its new target
     └── JournalError          the commit journal cannot be read or written
 """
 
@@ -37,6 +38,7 @@ __all__ = [
     "KeyRead",
     "KeyTooLong",
     "KeyWrite",
+    "LinkNotReplaced",
     "ListedKeyNotPresent",
     "OutOfSpace",
     "PathTraversal",
@@ -155,6 +157,14 @@ class Deserialization(DatastoreError):
 
 class VersionError(DatastoreError):
     """The versioned directory layout is missing or malformed."""
+
+
+class LinkNotReplaced(VersionError):
+    """A version link could not be pointed at its new target."""
+
+    def __init__(self, path: Path | str, target: str, reason: str) -> None:
+        self.path, self.target, self.reason = Path(path), target, reason
+        super().__init__(f"Cannot point datastore link {path} at {target}: {reason}")
 
 
 class JournalError(DatastoreError):

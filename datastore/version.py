@@ -36,7 +36,7 @@ import string
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import VersionError
+from .errors import LinkNotReplaced, VersionError
 
 __all__ = [
     "BUILDING_PREFIX",
@@ -201,13 +201,13 @@ def _replace_link(base: Path, link: str, target: str) -> None:
         if os.readlink(path) == target:
             return
     temp = base / f"{BUILDING_PREFIX}link-{_random_suffix()}"
-    os.symlink(target, temp)
     try:
+        os.symlink(target, temp)
         os.rename(temp, path)
     except OSError as exc:
         with contextlib.suppress(OSError):
             os.unlink(temp)
-        raise VersionError(f"Cannot point datastore link {path} at {target}: {exc.strerror or exc}") from exc
+        raise LinkNotReplaced(path, target, exc.strerror or str(exc)) from exc
 
 
 def _fsync_directory(path: Path) -> None:

@@ -23,7 +23,7 @@ import string
 from collections.abc import Iterable
 from pathlib import Path
 
-from thar.datastore import Version, VersionError
+from thar.datastore import LinkNotReplaced, Version, VersionError, link_datastore
 
 from .errors import LinkError
 
@@ -69,25 +69,16 @@ def current_version(base: Path) -> Version:
         raise LinkError(base / name, f"'{name}' is not a datastore version vX.Y.Z") from exc
 
 
-def _replace_link(base: Path, tmp: str, link: str, target: str) -> None:
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(base / tmp)
-    try:
-        os.symlink(target, base / tmp)
-        os.rename(base / tmp, base / link)
-    except OSError as exc:
-        raise LinkError(base / link, f"cannot be pointed at {target}: {exc.strerror or exc}") from exc
-
-
 def flip_to_new_version(version: Version, to_dir: Path, *, sync: bool = True) -> None:
     """Point ``vX.Y.Z`` at ``to_dir``, then ``vX.Y`` → ``vX.Y.Z``, ``vX`` → ``vX.Y`` and
-    ``current`` → ``vX``, each with an atomic rename; then fsync the directory."""
+    ``current`` → ``vX``, each with an atomic rename (``datastore.link_datastore``); then fsync
+    the directory."""
+    log.debug("Pointing the version links of %s at %s", to_dir.parent, to_dir.name)
+    try:
+        link_datastore(to_dir, version, sync=False)
+    except LinkNotReplaced as exc:
+        raise LinkError(exc.path, f"cannot be pointed at {exc.target}: {exc.reason}") from exc
     base = to_dir.parent
-    tmp = f".~{random_suffix()}"
-    patch, minor, major = f"v{version}", f"v{version.major}.{version.minor}", f"v{version.major}"
-    for link, target in ((patch, to_dir.name), (minor, patch), (major, minor), ("current", major)):
-        log.debug("Pointing %s at %s", base / link, target)
-        _replace_link(base, tmp, link, target)
     if sync:
         try:
             fd = os.open(base, os.O_RDONLY | os.O_DIRECTORY)

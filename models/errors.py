@@ -19,7 +19,7 @@ from typing import Annotated, Any, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
-from .base import CONTROL_CHARACTER
+from .base import CONTROL_CHARACTER, find_control_character
 
 __all__ = ["ModelError", "format_errors"]
 
@@ -61,7 +61,7 @@ def _path(root: str, loc: tuple[int | str, ...]) -> str:
             text += f"[{part}]"
         elif part == "[key]":
             text += " (map key)"
-        elif any(c < " " or "\x7f" <= c <= "\x9f" or c in "\u2028\u2029" for c in part):  # shown escaped
+        elif find_control_character(part) is not None:  # shown escaped
             text += f".{_json(part)}" if text else _json(part)
         elif any(c in part for c in '.[] "'):
             text += f'."{part}"' if text else f'"{part}"'

@@ -219,7 +219,7 @@ def run_trials(
 def test_each_link_step_leaves_old_or_new(sandbox: Sandbox) -> None:
     """Stopping the switch after any of its four renames leaves a chain that names the old or
     the new version, and leads to that version's directory."""
-    from thar.migrations.links import _replace_link
+    from thar.datastore.version import BUILDING_PREFIX, _replace_link
 
     old_dir = sandbox.create("1.5.2", live={"settings.a": 1})
     new_dir = sandbox.datastore / "v1.6.0_0123456789abcdef"
@@ -227,10 +227,10 @@ def test_each_link_step_leaves_old_or_new(sandbox: Sandbox) -> None:
     steps = [("v1.6.0", new_dir.name), ("v1.6", "v1.6.0"), ("v1", "v1.6"), ("current", "v1")]
     seen = []
     for link, target in steps:
-        _replace_link(sandbox.datastore, ".~tmp", link, target)
+        _replace_link(sandbox.datastore, link, target)
         version = datastore_version(sandbox.datastore)
         resolved = sandbox.current.resolve()
         assert (version, resolved) in {(Version(1, 5, 2), old_dir), (Version(1, 6, 0), new_dir)}
         seen.append(str(version))
     assert seen == ["1.5.2", "1.5.2", "1.6.0", "1.6.0"]  # a minor update switches at vX
-    assert not (sandbox.datastore / ".~tmp").exists()
+    assert not list(sandbox.datastore.glob(BUILDING_PREFIX + "*"))  # no temporary link left

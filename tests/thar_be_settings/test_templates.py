@@ -46,7 +46,8 @@ def parse(template: str, text: str) -> Any:
     if template in YAML:
         return yaml.safe_load(text)
     if template in ENV:
-        pairs = [line.split("=", 1) for line in text.splitlines() if line]
+        # systemd's EnvironmentFile= format: NAME=value lines, '#' lines are comments
+        pairs = [line.split("=", 1) for line in text.splitlines() if line and not line.startswith("#")]
         assert all(len(p) == 2 and p[0].isidentifier() for p in pairs), text
         return dict(pairs)
     return text
