@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 
 from thar import variants
-from thar.thar_be_settings.sandbox import install_templates
+from thar.sandbox.prepare import install_templates
 
 BIN = Path(sys.executable).parent
 # What sundog generates and a user supplies on a node joining a cluster.
@@ -133,10 +133,9 @@ def main() -> None:
 
         # (b) in process: the model fetched once, then render + write.
         from thar.thar_be_settings import api
-        from thar.thar_be_settings.applier import write_plan
+        from thar.thar_be_settings.applier import sandbox_environment, write_plan
         from thar.thar_be_settings.config import parse_files, parse_services
         from thar.thar_be_settings.plan import plan_apply
-        from thar.thar_be_settings.sandbox import sandbox_environment
 
         model = api.get_object(sock, "/")
         cfg = parse_files(api.configuration_files(sock))

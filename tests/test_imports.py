@@ -33,16 +33,17 @@ ALLOWED: dict[str, set[str]] = {
     # user-data providers, gzip, TOML -> PATCH over the socket
     "early_boot_config": {"apiclient"}
     | {"models"}  # models: user data validated against the variant's model, offline
-    | {"variants"}  # variants: validation and thar-boot name one of thar's variants (data)
-    | {"thar_be_settings"},  # thar_be_settings: thar-boot (boot.py) installs the sandbox's templates (lazy)
+    | {"variants"},  # variants: validation names one of thar's variants (data)
     # setting generators, templated settings
     "sundog": {"apiclient", "schnauzer"},
     # config files rendered, services restarted
     "thar_be_settings": {"apiclient", "schnauzer"},
     # migrator, migration helpers, the project's migrations
     "migrations": {"datastore"} | {"schnauzer"},  # schnauzer: migration helpers re-render templated settings (lazy)
-    # thar-boot, the sandbox boot mirroring the units: every component's entry points and apiclient
-    "sandbox": {"apiclient", "apiserver", "storewolf", "early_boot_config", "sundog", "thar_be_settings", "migrations"},
+    # thar-boot, the sandbox boot mirroring the units: it runs every component as a program (by module
+    # name, in a process of its own) and imports only these
+    "sandbox": {"thar_be_settings"}  # thar_be_settings: the restart recorder it installs in the sandbox
+    | {"variants"},  # variants: --variant names one of thar's variants (data)
     # data: each variant's defaults.d, templates, os-release
     "variants": set(),
     # thar/*.py: the namespace itself and thar-install-units, stdlib only
@@ -150,10 +151,9 @@ def cycle(graph: dict[str, set[str]]) -> list[str] | None:
 
 
 def test_the_components_are_the_root_folders() -> None:
-    """The table covers every component thar/ links to (sandbox may not exist yet)."""
+    """The table covers every component thar/ links to, and nothing else."""
     linked = {p.name for p in (ROOT / "thar").iterdir() if p.is_symlink() and p.name != "units"}
-    assert linked <= COMPONENTS
-    assert COMPONENTS - linked <= {"sandbox"}
+    assert linked == COMPONENTS
     assert sum(1 for _ in modules()) > 50
 
 
@@ -171,7 +171,7 @@ def test_components_import_only_what_the_table_allows() -> None:
 
 
 def test_nothing_imports_the_apiserver_but_its_entry_points() -> None:
-    assert sorted(c for c, deps in edges().items() if "apiserver" in deps) in ([], ["sandbox"])
+    assert sorted(c for c, deps in edges().items() if "apiserver" in deps) == []
 
 
 def test_there_is_no_import_circle_between_components() -> None:

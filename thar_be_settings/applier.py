@@ -21,6 +21,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from thar.thar_be_settings import api
 from thar.thar_be_settings.config import ConfigFile, Service, parse_files, parse_services, resolve
@@ -30,7 +31,19 @@ from thar.thar_be_settings.plan import Plan, diff_plan, plan_apply, plan_restart
 from thar.thar_be_settings.restart import RestartQueue
 from thar.thar_be_settings.writer import sync_directories, write_file
 
-__all__ = ["Options", "apply_all", "apply_keys", "parse_keys", "reload_systemd", "run_dir", "write_plan"]
+if TYPE_CHECKING:
+    from thar.schnauzer.helpers import HelperEnvironment
+
+__all__ = [
+    "Options",
+    "apply_all",
+    "apply_keys",
+    "parse_keys",
+    "reload_systemd",
+    "run_dir",
+    "sandbox_environment",
+    "write_plan",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,6 +202,15 @@ def apply_keys(keys: Sequence[str], options: Options) -> None:
     _restart(plan, options)
 
 
+def sandbox_environment() -> HelperEnvironment:
+    """The host facts templates see in a sandbox: the real host's, except that no EFA device is
+    attached (the sandbox is not the node whose hardware `oci_defaults` asks about, and the
+    machine running it need not have `lspci`)."""
+    from thar.schnauzer.helpers import HelperEnvironment
+
+    return HelperEnvironment(efa_attached=lambda: False)
+
+
 def _plan(
     model: Mapping[str, object] | None,
     services: Mapping[str, Service],
@@ -202,8 +224,6 @@ def _plan(
         model = {"settings": {}, "os": {}}
     env = None
     if options.sandboxed:
-        from thar.thar_be_settings.sandbox import sandbox_environment
-
         env = sandbox_environment()
     return plan_apply(model, services, files, changed=changed, root=options.root, strict=strict, env=env)
 

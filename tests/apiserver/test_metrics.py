@@ -8,7 +8,7 @@ from pathlib import Path
 from prometheus_client.parser import text_string_to_metric_families
 from pytest import MonkeyPatch
 
-from thar.early_boot_config.boot import StepResult
+from thar.sandbox.timeline import StepResult
 from thar.sundog.cli import write_timeline
 from thar.sundog.generate import Report
 

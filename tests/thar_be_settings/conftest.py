@@ -22,7 +22,7 @@ import pytest
 
 from tests.apiserver.conftest import ServerProcess
 from thar import variants
-from thar.thar_be_settings.sandbox import install_templates
+from thar.sandbox.prepare import install_templates
 
 BIN = Path(sys.executable).parent
 

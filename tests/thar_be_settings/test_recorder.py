@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from thar.sandbox.prepare import install_restart_recorder
 from thar.thar_be_settings.record_restart import SCRIPT
-from thar.thar_be_settings.sandbox import install_restart_recorder
 
 CONSOLE_SCRIPT = str(Path(sys.executable).parent / "thar-record-restart")
 STAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z")

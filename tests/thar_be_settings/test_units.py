@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from thar.sandbox.prepare import install_templates
 from thar.thar_be_settings.api import encode_query_value
 from thar.thar_be_settings.applier import Options, parse_keys, reload_systemd
 from thar.thar_be_settings.cli import parse_args
@@ -29,7 +30,6 @@ from thar.thar_be_settings.errors import (
 )
 from thar.thar_be_settings.plan import diff_plan, plan_apply, plan_for_model
 from thar.thar_be_settings.restart import RestartQueue, run_commands, split_command
-from thar.thar_be_settings.sandbox import install_templates
 from thar.thar_be_settings.writer import parse_mode, write_file
 
 THAR_BE_SETTINGS = str(Path(sys.executable).parent / "thar-be-settings")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from thar.early_boot_config.boot import BOOT_STEPS
+from thar.sandbox.steps import BOOT_STEPS
 
 ROOT = Path(__file__).resolve().parents[2]
 UNITS = ROOT / "units"

@@ -12,19 +12,13 @@ from pathlib import Path
 import pytest
 
 from thar import variants
-from thar.early_boot_config.boot import (
-    BOOT_STEPS,
-    SandboxRefused,
-    Step,
-    child_env,
-    format_timeline,
-    held_command,
-    host_restart_commands,
-    installed,
-    open_sandbox,
-    prepare,
-)
-from thar.early_boot_config.boot import StepResult as Result
+from thar.sandbox.errors import SandboxRefused
+from thar.sandbox.layout import host_restart_commands, open_sandbox
+from thar.sandbox.prepare import prepare
+from thar.sandbox.programs import child_env, held_command, installed
+from thar.sandbox.steps import BOOT_STEPS, Step
+from thar.sandbox.timeline import StepResult as Result
+from thar.sandbox.timeline import format_timeline
 
 
 def test_a_fresh_sandbox_boots_thar_dev_by_default(tmp_path: Path) -> None:
@@ -79,10 +73,22 @@ def test_every_step_is_a_declared_console_script_with_an_installed_entry() -> No
     assert [s.name for s in BOOT_STEPS if s.service] == ["apiserver"]
 
 
+def test_thar_boot_is_the_sandbox_cli() -> None:
+    import tomllib
+
+    from thar.sandbox import cli
+
+    scripts = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text())["project"]["scripts"]
+    assert scripts["thar-boot"] == "thar.sandbox.cli:main"
+    assert callable(cli.main)
+    result = subprocess.run([sys.executable, "-m", "thar.sandbox", "--help"], capture_output=True, text=True)
+    assert result.returncode == 0 and result.stdout.startswith("usage: thar-boot ")
+
+
 def test_finding_a_program_imports_nothing() -> None:
     """Importing the apiserver's package costs a quarter of a second: thar-boot must not."""
     code = (
-        "import sys; from thar.early_boot_config.boot import installed; "
+        "import sys; from thar.sandbox.programs import installed; "
         "assert installed('thar.apiserver.__main__') and installed('thar.sundog.cli'); "
         "assert not installed('thar.sundog.nope') and not installed('no_such_package.cli'); "
         "heavy = ('thar.apiserver', 'thar.sundog', 'thar.storewolf', 'thar.models'); "

@@ -23,7 +23,9 @@ from thar.apiclient import raw_request
 from thar.datastore import encode_segment
 
 BIN = Path(sys.executable).parent
-THAR_BOOT = str(BIN / "thar-boot")
+# thar-boot as ``python -m thar.sandbox``: the same main() as the console script, from this tree
+# whatever the installed script was generated for.
+THAR_BOOT = (sys.executable, "-m", "thar.sandbox")
 # Guards against a hung boot, not timing assertions: a boot takes about a second.
 BOOT_TIMEOUT = 180.0
 
@@ -96,7 +98,7 @@ def thar_boot(sandbox: Sandbox, *args: str, user_data: Path | None = None) -> su
     """``thar-boot --root DIR --no-serve ARGS``, finished."""
     extra = ["--user-data", str(user_data)] if user_data is not None else []
     return subprocess.run(
-        [THAR_BOOT, "--root", str(sandbox.root), "--no-serve", *extra, *args],
+        [*THAR_BOOT, "--root", str(sandbox.root), "--no-serve", *extra, *args],
         capture_output=True,
         text=True,
         timeout=BOOT_TIMEOUT,
@@ -121,7 +123,7 @@ def served(sandbox: Sandbox, *args: str, stop: signal.Signals = signal.SIGINT) -
     """``thar-boot --root DIR ARGS`` serving in the background; on leaving, ``stop`` is sent and
     thar-boot must exit 0."""
     proc = subprocess.Popen(
-        [THAR_BOOT, "--root", str(sandbox.root), *args],
+        [*THAR_BOOT, "--root", str(sandbox.root), *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=clean_env(),

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from thar.early_boot_config.boot import BOOT_STEPS
+from thar.sandbox.steps import BOOT_STEPS
 
 from .conftest import THAR_BOOT, USER_DATA, Sandbox, clean_env, served, thar_boot, wait_for
 
@@ -246,7 +246,7 @@ def processes_under(root: Path) -> list[str]:
 def test_sigterm_during_the_boot_stops_it_and_leaves_no_process_behind(tmp_path: Path) -> None:
     sandbox = Sandbox(tmp_path / "sandbox")
     proc = subprocess.Popen(
-        [THAR_BOOT, "--root", str(sandbox.root)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=clean_env()
+        [*THAR_BOOT, "--root", str(sandbox.root)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=clean_env()
     )
     log = sandbox.root / "run/thar/boot.log"
     wait_for(lambda: log.exists() and "==> storewolf" in log.read_text(), "storewolf to start")
@@ -268,7 +268,7 @@ def test_sigterm_at_any_moment_leaves_no_process_behind(tmp_path: Path) -> None:
     def boot_and_signal(index: int) -> tuple[int, str, list[str]]:
         sandbox = Sandbox(tmp_path / f"s{index:02d}")  # no root a prefix of another
         proc = subprocess.Popen(
-            [THAR_BOOT, "--root", str(sandbox.root)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=clean_env()
+            [*THAR_BOOT, "--root", str(sandbox.root)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=clean_env()
         )
         time.sleep(delays[index])
         proc.send_signal(signal.SIGTERM)

@@ -1,0 +1,122 @@
+"""``thar-boot``: boot a whole thar host in a sandbox directory, unprivileged, then serve its API.
+
+    thar-boot --root DIR [--variant NAME|DIR] [--user-data FILE] [--no-serve]
+
+Exit status: 0 booted (and served until SIGINT/SIGTERM, or stopped with ``--no-serve``);
+1 a step or the apiserver failed (its name and stderr are printed); 2 a usage error;
+128 + the signal when interrupted during the boot. See README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from .errors import BootError, Interrupted, SandboxRefused, StepFailed
+from .layout import DEFAULT_VARIANT, Sandbox, locked, open_sandbox
+from .programs import bin_dir
+from .signals import DEFERRAL, Signals
+from .supervision import Boot
+
+__all__ = ["boot", "main", "parse_args", "serving_message"]
+
+
+def serving_message(sandbox: Sandbox) -> str:
+    sock = sandbox.socket
+    return (
+        f"thar ({sandbox.variant_id}) is serving its API at {sock} (sandbox root: {sandbox.root}).\n"
+        f"Try, in another terminal (with {bin_dir()} on PATH):\n"
+        f"    apiclient --socket-path {sock} get settings.motd\n"
+        f'    apiclient --socket-path {sock} set motd="hello from thar"\n'
+        f"    cat {sandbox.root / 'etc/motd'}\n"
+        f"Logs: {sandbox.boot_log}, {sandbox.apiserver_log}. Ctrl-C stops the server; "
+        f"{sandbox.root} keeps the datastore for the next boot."
+    )
+
+
+def boot(sandbox: Sandbox, user_data: Path | None = None, serve: bool = True) -> int:
+    """Boot the sandbox, print the timeline, then serve (or stop the apiserver). The exit status."""
+    signals = Signals()
+    run = Boot(sandbox)
+    try:
+        with locked(sandbox):
+            try:
+                run.run(user_data)
+            except BootError as exc:
+                run.total = time.perf_counter() - run.t0
+                run.note_apiserver()
+                print(run.timeline(), flush=True)
+                hint = ""
+                if isinstance(exc, StepFailed) and exc.step.name == "early-boot-config" and user_data is not None:
+                    hint = f"\n(The user data is --user-data {user_data}, copied to {sandbox.user_data}.)"
+                print(f"\nthar-boot: {exc}{hint}\nThe boot stopped there. Logs: {sandbox.boot_log}", file=sys.stderr)
+                return 1
+            finally:
+                run.write_timeline()
+            print(run.timeline(), flush=True)
+            apiserver = run.apiserver
+            if apiserver is None:
+                return 0
+            signals.forward(apiserver)
+            if not serve:
+                run.apiserver = None
+                code = apiserver.stop()
+                if code != 0:
+                    print(f"thar-boot: the apiserver exited with status {code} when stopped", file=sys.stderr)
+                return 0 if code == 0 else 1
+            print("\n" + serving_message(sandbox), flush=True)
+            code = apiserver.proc.wait()
+            if signals.received is None or code != 0:
+                print(f"thar-boot: the apiserver exited with status {code}:\n{apiserver.log_tail()}", file=sys.stderr)
+                return 1
+            return 0
+    except Interrupted as exc:
+        print(f"\nthar-boot: interrupted by {signal.Signals(exc.signum).name}; boot stopped", file=sys.stderr)
+        return 128 + exc.signum
+    except BootError as exc:
+        print(f"thar-boot: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        signals.mode = "ignore"
+        DEFERRAL.pending = None
+        run.stop_early()
+        if run.apiserver is not None:
+            run.apiserver.stop()
+        signals.restore()
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="thar-boot",
+        description="Boot thar in a sandbox directory (storewolf, apiserver, early-boot-config, sundog, "
+        "settings-committer, thar-be-settings --all), then serve the API until Ctrl-C.",
+    )
+    parser.add_argument("--root", required=True, type=Path, help="the sandbox directory (THAR_ROOT of every step)")
+    parser.add_argument(
+        "--variant",
+        default=None,
+        help=f"a thar variant or a variant directory (default: the sandbox's own, else {DEFAULT_VARIANT})",
+    )
+    parser.add_argument(
+        "--user-data", type=Path, default=None,
+        help="a user-data TOML file (gzip or not) for the first boot; default: DIR/var/lib/bottlerocket/user-data.toml",
+    )  # fmt: skip
+    parser.add_argument("--no-serve", action="store_true", help="stop the apiserver and exit once booted")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.user_data is not None and not args.user_data.is_file():
+        print(f"thar-boot: --user-data {args.user_data}: no such file", file=sys.stderr)
+        return 2
+    try:
+        sandbox = open_sandbox(args.root, args.variant)
+    except BootError as exc:
+        print(f"thar-boot: {exc}", file=sys.stderr)
+        return 2 if isinstance(exc, SandboxRefused) else 1
+    return boot(sandbox, args.user_data, serve=not args.no_serve)
