@@ -23,6 +23,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from thar.paths import thar_root
+
 __all__ = ["ENV", "Paths", "thar_root"]
 
 ENV: dict[str, str] = {
@@ -34,11 +36,6 @@ ENV: dict[str, str] = {
     "imds_timeout": "EARLY_BOOT_CONFIG_IMDS_TIMEOUT",
 }
 """The environment variable of each overridable `Paths` field."""
-
-
-def thar_root(environ: Mapping[str, str] | None = None) -> Path:
-    """`$THAR_ROOT`, or `/`."""
-    return Path((os.environ if environ is None else environ).get("THAR_ROOT") or "/")
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from thar import variants
 from thar.datastore import DatastoreError, Version, version_from_os_release
+from thar.paths import thar_root
 
 from .errors import DefaultsFormatting, InvalidDefaults, ReadDefaults, VariantUnavailable, VersionUnknown
 
@@ -47,11 +48,6 @@ __all__ = [
 DEFAULTS_TOML = Path("etc/storewolf/defaults.toml")
 #: Where the OS version (VERSION_ID) is read from, below THAR_ROOT.
 OS_RELEASE = Path("usr/lib/os-release")
-
-
-def thar_root() -> Path:
-    """The prefix of every default path: ``$THAR_ROOT``, default ``/``."""
-    return Path(os.environ.get("THAR_ROOT") or "/")
 
 
 @dataclass
