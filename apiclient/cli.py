@@ -17,10 +17,11 @@ from __future__ import annotations
 import os
 import sys
 
-from thar.apiclient._levels import DEBUG, LOG_LEVELS
 from thar.apiclient._record import Record
 from thar.apiclient.client import default_socket_path
 from thar.apiclient.errors import ApiClientError
+from thar.logs import DEBUG
+from thar.logs import LEVELS as LOG_LEVELS
 
 TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: importing typing costs start-up time
 if TYPE_CHECKING:

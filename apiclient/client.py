@@ -23,6 +23,7 @@ from thar.apiclient.errors import (
     ResponseStatus,
     TransportError,
 )
+from thar.paths import thar_root_override
 
 TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: importing typing costs start-up time
 if TYPE_CHECKING:
@@ -73,7 +74,7 @@ def __getattr__(name: str) -> logging.Logger:
 
 def default_socket_path() -> str:
     """`$THAR_ROOT/run/api.sock` when THAR_ROOT is set (and not empty), else `/run/api.sock`."""
-    root = os.environ.get("THAR_ROOT")
+    root = thar_root_override()
     return os.path.join(root, "run", "api.sock") if root else DEFAULT_SOCKET_PATH
 
 

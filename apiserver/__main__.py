@@ -15,8 +15,7 @@ os-release ``$THAR_ROOT/usr/lib/os-release``. The variant (its settings model) c
 from __future__ import annotations
 
 import argparse
-import logging
-import os
+import contextlib
 import platform
 import sys
 from collections.abc import Callable
@@ -24,8 +23,10 @@ from pathlib import Path
 
 from thar import variants
 from thar.datastore import DatastoreError, FilesystemDataStore
+from thar.logs import LEVELS, setup_logging
 from thar.models import Variant, VariantError, extensions_for_family, load_variant
-from thar.paths import thar_root
+from thar.osrelease import read_os_release
+from thar.paths import thar_root, thar_root_override
 
 from .connections import (
     DEFAULT_HEADER_TIMEOUT,
@@ -40,9 +41,6 @@ from .errors import ApiError
 from .policy import PolicyError, load_policy
 from .routes import ServerConfig
 from .server import ServerSetupError, serve
-
-LEVELS = {"off": logging.CRITICAL + 10, "error": logging.ERROR, "warn": logging.WARNING, "info": logging.INFO,
-          "debug": logging.DEBUG, "trace": logging.DEBUG}  # fmt: skip
 
 
 def _seconds(text: str) -> float:
@@ -127,12 +125,9 @@ def resolve_variant(spec: str | None, os_release: Path) -> Variant:
     os-release VARIANT_ID, else thar-dev."""
     name = spec
     if name is None:
-        try:
-            for line in os_release.read_text(encoding="utf-8").splitlines():
-                if line.upper().startswith("VARIANT_ID="):
-                    name = line.split("=", 1)[1].strip().strip('"')
-        except OSError:
-            pass
+        with contextlib.suppress(OSError):
+            fields = read_os_release(os_release)
+            name = {key.upper(): value for key, value in fields.items()}.get("VARIANT_ID")
     if name is None:
         return load_variant(variants.path())
     if Path(name).is_dir():
@@ -144,7 +139,7 @@ def resolve_variant(spec: str | None, os_release: Path) -> Variant:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(level=LEVELS[args.log_level], format="%(asctime)s [%(levelname)s] %(message)s")
+    setup_logging(args.log_level, stream=sys.stderr, short_names=False, datefmt=None)
     if not args.datastore_path.exists():
         print("Datastore does not exist, did storewolf run?", file=sys.stderr)
         return 1
@@ -164,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
         applier=tuple(args.applier.split(" ")),
         reboot=tuple(args.reboot_command.split(" ")),
         policy=policy,
-        root=thar_root() if os.environ.get("THAR_ROOT") else None,
+        root=thar_root() if thar_root_override() is not None else None,
         boot_timeline=args.boot_timeline,
         generator_timeline=args.generator_timeline,
     )

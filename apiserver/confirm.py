@@ -14,10 +14,11 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+
+from thar.atomic import write_atomic
 
 __all__ = ["CONFIRM_FILE", "ConfirmError", "Confirmations"]
 
@@ -62,18 +63,9 @@ class Confirmations:
             with contextlib.suppress(FileNotFoundError):
                 self.path.unlink()
             return
-        temporary = self.path.with_name(self.path.name + "~")
+        data = json.dumps({str(g): d for g, d in sorted(self.pending.items())})
         try:
-            with temporary.open("w", encoding="utf-8") as out:
-                json.dump({str(g): d for g, d in sorted(self.pending.items())}, out)
-                out.flush()
-                os.fsync(out.fileno())
-            temporary.replace(self.path)
-            directory = os.open(self.path.parent, os.O_RDONLY)
-            try:
-                os.fsync(directory)
-            finally:
-                os.close(directory)
+            write_atomic(self.path, data, sync_dir=True)
         except OSError as exc:
             raise ConfirmError(f"Cannot record the pending confirmations in {self.path}: {exc}") from exc
 

@@ -36,6 +36,8 @@ import string
 from dataclasses import dataclass
 from pathlib import Path
 
+from thar.osrelease import read_os_release
+
 from .errors import LinkNotReplaced, VersionError
 
 __all__ = [
@@ -260,11 +262,9 @@ def _check_step(name: str, target: str, link: Path) -> None:
 def version_from_os_release(path: str | os.PathLike[str] = "/usr/lib/os-release") -> Version:
     """``VERSION_ID`` of an os-release file (quotes allowed), as storewolf reads it."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        fields = read_os_release(path)
     except OSError as exc:
         raise VersionError(f"Cannot read {path}: {exc.strerror or exc}") from exc
-    for line in text.splitlines():
-        name, sep, value = line.partition("=")
-        if sep and name.strip() == "VERSION_ID":
-            return Version.parse(value.strip().strip("\"'"))
-    raise VersionError(f"No VERSION_ID in {path}")
+    if "VERSION_ID" not in fields:
+        raise VersionError(f"No VERSION_ID in {path}")
+    return Version.parse(fields["VERSION_ID"])

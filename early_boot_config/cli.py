@@ -21,9 +21,10 @@ from dataclasses import replace
 from pathlib import Path
 
 from thar.apiclient import default_socket_path
+from thar.logs import LEVELS as LOG_LEVELS
+from thar.logs import setup_logging
 
 from .errors import EarlyBootConfigError
-from .logs import LOG_LEVELS, stdout_logging
 from .paths import Paths, thar_root
 
 __all__ = ["main"]
@@ -96,7 +97,7 @@ def _boot(argv: Sequence[str]) -> int:
     from .run import Options, run
 
     args = boot_parser().parse_args(argv)
-    stdout_logging(LOG_LEVELS[args.log_level])
+    setup_logging(args.log_level, "early_boot_config", stream=sys.stdout)
     try:
         paths = Paths.from_environment()
     except ValueError as exc:

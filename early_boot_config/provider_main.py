@@ -4,12 +4,12 @@ writes wrapper scripts that run this and links them into a providers directory."
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 from collections.abc import Sequence
 
-from .logs import LOG_LEVELS, stderr_logging
+from thar.logs import LEVELS, setup_logging
+
 from .paths import Paths
 from .providers import PROVIDERS, run_provider
 
@@ -22,7 +22,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"usage: python -m thar.early_boot_config.provider_main {{{','.join(PROVIDERS)}}}", file=sys.stderr)
         return 2
     level = os.environ.get("EARLY_BOOT_CONFIG_LOG_LEVEL", "info").lower()
-    stderr_logging(LOG_LEVELS.get(level, logging.INFO))
+    setup_logging(LEVELS.get(level, LEVELS["info"]), "early_boot_config", stream=sys.stderr)
     code, line = run_provider(args[0], Paths.from_environment())
     print(line)
     return code

@@ -15,27 +15,21 @@ prints its message on stderr and exits 1; success exits 0.
 
 from __future__ import annotations
 
-import logging
-import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from thar import logs
 from thar.datastore import DatastoreError, Version, VersionError, version_from_os_release
+from thar.paths import thar_root
 
 from .errors import MigrationsError
 
 __all__ = ["USAGE", "Options", "main", "parse_args"]
 
-TRACE = 5
-LOG_LEVELS = {
-    "trace": TRACE,
-    "debug": logging.DEBUG,
-    "info": logging.INFO,
-    "warn": logging.WARNING,
-    "error": logging.ERROR,
-}
+LOG_LEVELS = ("trace", "debug", "info", "warn", "error")
+"""The `--log-level` names this command takes (`thar.logs.LEVELS` less `off`)."""
 OS_RELEASE = Path("usr/lib/os-release")
 
 USAGE = """\
@@ -142,21 +136,7 @@ def parse_args(argv: Sequence[str]) -> Options:
 
 def setup_logging(level: str) -> None:
     """``HH:MM:SS [LEVEL] message``; errors to stderr, the rest to stdout."""
-    logging.addLevelName(TRACE, "TRACE")
-    logging.addLevelName(logging.WARNING, "WARN")
-    logger = logging.getLogger("migrator")
-    logger.setLevel(LOG_LEVELS[level])
-    logger.propagate = False
-    for handler in list(logger.handlers):
-        logger.removeHandler(handler)
-    formatter = logging.Formatter("%(asctime)s [%(levelname)s] %(message)s", datefmt="%H:%M:%S")
-    out = logging.StreamHandler(sys.stdout)
-    out.addFilter(lambda record: record.levelno < logging.ERROR)
-    err = logging.StreamHandler(sys.stderr)
-    err.setLevel(logging.ERROR)
-    for handler in (out, err):
-        handler.setFormatter(formatter)
-        logger.addHandler(handler)
+    logs.setup_logging(level, "migrator")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -175,7 +155,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         target = options.target
         if target is None:
-            target = version_from_os_release(Path(os.environ.get("THAR_ROOT") or "/") / OS_RELEASE)
+            target = version_from_os_release(thar_root() / OS_RELEASE)
         migrate_datastore(
             options.datastore_path,
             options.migration_directory,

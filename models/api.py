@@ -15,6 +15,8 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, model_validator
 
+from thar.osrelease import parse_os_release as parse_os_release_fields
+
 from .base import SettingsStruct
 
 __all__ = [
@@ -108,16 +110,9 @@ class Os(BaseModel):
 
 
 def parse_os_release(text: str, arch: str) -> Os:
-    """Parse os-release text as the apiserver does: ``#`` lines and lines without ``=`` are
-    skipped, the value loses one leading and one trailing ``"``, names match case-insensitively;
+    """Parse os-release text as `thar.osrelease` reads it, names matching case-insensitively;
     PRETTY_NAME, VARIANT_ID, VERSION_ID and BUILD_ID are required."""
-    fields: dict[str, str] = {}
-    for line in text.splitlines():
-        if line.startswith("#") or "=" not in line:
-            continue
-        name, value = line.split("=", 1)
-        value = value.removeprefix('"').removesuffix('"')
-        fields[name.strip().lower()] = value
+    fields = {name.lower(): value for name, value in parse_os_release_fields(text).items()}
     wanted = ("pretty_name", "variant_id", "version_id", "build_id")
     missing = [name.upper() for name in wanted if name not in fields]
     if missing:

@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from thar.osrelease import parse_os_release
+
 from .errors import SandboxError, SandboxRefused
 
 __all__ = ["DEFAULT_VARIANT", "Sandbox", "host_restart_commands", "locked", "open_sandbox", "read_variant_id"]
@@ -92,11 +94,7 @@ def read_variant_id(os_release: Path) -> str | None:
         return None
     except OSError as exc:
         raise SandboxError(f"Cannot read {os_release}: {exc.strerror or exc}") from exc
-    for line in text.splitlines():
-        name, sep, value = line.partition("=")
-        if sep and name.strip() == "VARIANT_ID":
-            return value.strip().strip('"').strip("'")
-    return None
+    return parse_os_release(text).get("VARIANT_ID")
 
 
 def host_restart_commands(variant_dir: Path) -> tuple[str, ...]:

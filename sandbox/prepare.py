@@ -14,6 +14,8 @@ import os
 import shutil
 from pathlib import Path
 
+from thar.atomic import write_atomic
+
 from .errors import SandboxError
 from .layout import Sandbox
 from .programs import installed
@@ -43,10 +45,7 @@ def install_templates(variant_dir: Path | str, root: Path | str) -> list[Path]:
         if not template.is_file() or template.name.startswith("."):
             continue
         destination = target / template.name
-        temp = destination.with_name(f".{template.name}.{os.getpid()}.tmp")
-        shutil.copyfile(template, temp)
-        os.chmod(temp, 0o644)
-        os.replace(temp, destination)
+        write_atomic(destination, template.read_bytes(), mode=0o644, sync=False)
         copied.append(destination)
     return copied
 
@@ -65,10 +64,7 @@ def install_restart_recorder(root: Path | str) -> Path:
             return destination
     except (OSError, UnicodeDecodeError):
         pass
-    temp = destination.with_name(f".{destination.name}.{os.getpid()}.tmp")
-    temp.write_text(SCRIPT, encoding="utf-8")
-    os.chmod(temp, 0o755)
-    os.replace(temp, destination)
+    write_atomic(destination, SCRIPT, mode=0o755, sync=False)
     return destination
 
 

@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
 from thar.apiclient import default_socket_path
-from thar.apiclient.logs import LOG_LEVELS, setup_logging
+from thar.logs import LEVELS as LOG_LEVELS
+from thar.logs import setup_logging
 from thar.schnauzer.errors import RequirementsParse, SchnauzerError
 from thar.schnauzer.importer import ApiImporter
 from thar.schnauzer.render import render_parsed, render_template_file
@@ -106,11 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _setup_logging(level: str) -> None:
-    setup_logging(level)
-    logger = logging.getLogger("schnauzer")
-    logger.handlers = list(logging.getLogger("apiclient").handlers)
-    logger.setLevel(LOG_LEVELS[level])
-    logger.propagate = False
+    setup_logging(level, ("apiclient", "schnauzer"), stream=sys.stderr, short_names=False)
 
 
 def write_json_string(text: str) -> None:

@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from thar import logs
 from thar.datastore import Version, VersionError
 
 from .defaults import find_defaults, load_variant_defaults, os_version, read_defaults, thar_root
@@ -21,14 +22,8 @@ from .seed import INVENTORY_PATH, seed
 
 __all__ = ["build_parser", "main"]
 
-TRACE = 5
-LOG_LEVELS = {
-    "trace": TRACE,
-    "debug": logging.DEBUG,
-    "info": logging.INFO,
-    "warn": logging.WARNING,
-    "error": logging.ERROR,
-}
+LOG_LEVELS = ("trace", "debug", "info", "warn", "error")
+"""The `--log-level` names this command takes (`thar.logs.LEVELS` less `off`)."""
 
 EXAMPLES = """\
 examples:
@@ -97,21 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
 def setup_logging(level: str) -> None:
     """Bottlerocket's SimpleLogger: ``HH:MM:SS [LEVEL] message``; errors to stderr, the rest
     to stdout."""
-    logging.addLevelName(TRACE, "TRACE")
-    logging.addLevelName(logging.WARNING, "WARN")
-    logger = logging.getLogger("storewolf")
-    logger.setLevel(LOG_LEVELS[level])
-    logger.propagate = False
-    for handler in list(logger.handlers):
-        logger.removeHandler(handler)
-    formatter = logging.Formatter("%(asctime)s [%(levelname)s] %(message)s", datefmt="%H:%M:%S")
-    out = logging.StreamHandler(sys.stdout)
-    out.addFilter(lambda record: record.levelno < logging.ERROR)
-    err = logging.StreamHandler(sys.stderr)
-    err.setLevel(logging.ERROR)
-    for handler in (out, err):
-        handler.setFormatter(formatter)
-        logger.addHandler(handler)
+    logs.setup_logging(level, "storewolf")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

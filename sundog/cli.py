@@ -11,17 +11,19 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
 from thar.apiclient import default_socket_path
+from thar.atomic import write_atomic
+from thar.logs import LEVELS as LOG_LEVELS
+from thar.logs import setup_logging
+from thar.paths import thar_root
 
 from .errors import SundogError
 from .generate import Report, generate
-from .logs import LOG_LEVELS, setup_logging
 from .runner import DEFAULT_TIMEOUT
 
 __all__ = ["build_parser", "main"]
@@ -76,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def default_timeline_path() -> Path:
     """`$THAR_ROOT/run/thar/generators.json`, or `/run/thar/generators.json` without THAR_ROOT."""
-    return Path(os.environ.get("THAR_ROOT") or "/") / "run" / "thar" / "generators.json"
+    return thar_root() / "run" / "thar" / "generators.json"
 
 
 def write_timeline(path: Path, report: Report, total: float) -> None:
@@ -88,18 +90,16 @@ def write_timeline(path: Path, report: Report, total: float) -> None:
         "generators": [{"setting": key, "result": what, "seconds": round(sec, 6)} for key, what, sec in report.steps],
         "total": round(total, 6),
     }
-    temp = path.with_name(f".{path.name}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        temp.write_text(json.dumps(data), encoding="utf-8")
-        temp.replace(path)
+        write_atomic(path, json.dumps(data), sync=False)
     except OSError as exc:
         log.warning("Cannot write the generator timeline %s: %s", path, exc.strerror or exc)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    setup_logging(("sundog",), args.log_level)
+    setup_logging(args.log_level, "sundog")
     socket_path = args.socket_path or default_socket_path()
     log.info("Sundog started")
     started = time.monotonic()

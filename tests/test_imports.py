@@ -50,8 +50,8 @@ ALLOWED: dict[str, set[str]] = {
     "thar": set(),
 }
 COMPONENTS = set(ALLOWED) - {"thar"}
-# thar/*.py helpers every component may import (stdlib only): THAR_ROOT (paths)
-SHARED = {"paths"}
+# thar/*.py helpers every component may import (stdlib only): THAR_ROOT, logging setup, os-release, atomic writes
+SHARED = {"paths", "logs", "osrelease", "atomic"}
 
 
 @dataclass(frozen=True)

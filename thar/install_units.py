@@ -19,11 +19,12 @@ import argparse
 import os
 import re
 import sys
-import tempfile
 from collections.abc import Sequence
 from importlib.resources import files
 from importlib.resources.abc import Traversable
 from pathlib import Path
+
+from .atomic import write_atomic
 
 DEFAULT_BINDIR = "/usr/bin"
 DEFAULT_UNITDIR = "/usr/lib/systemd/system"
@@ -76,15 +77,7 @@ def _write(path: Path, text: str) -> bool:
         return False
     if path.is_dir() and not path.is_symlink():
         raise InstallError(f"{path} is a directory, not a unit file")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, data, mode=0o644)
     return True
 
 

@@ -17,6 +17,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from thar.paths import thar_root_override
 from thar.thar_be_settings.errors import ApplierError, UsageError
 from thar.thar_be_settings.log import LEVELS, log
 
@@ -82,7 +83,7 @@ def _usage(message: str) -> int:
 def _run(args: Arguments) -> None:
     from thar.thar_be_settings.applier import Options, apply_all, apply_keys, parse_keys
 
-    root_text = args.root if args.root is not None else os.environ.get("THAR_ROOT") or None
+    root_text = args.root if args.root is not None else thar_root_override()
     root = Path(os.path.abspath(root_text)) if root_text else None
     if args.socket_path is not None:
         socket_path = args.socket_path

@@ -1,7 +1,8 @@
 """A minimal logger in Bottlerocket's `simplelog` format: `HH:MM:SS [LEVEL] message`.
 
-`error` records go to stderr, every other level to stdout. The `logging` module is not used:
-thar-be-settings runs after every settings change and its start-up time matters.
+`error` records go to stderr, every other level to stdout. The levels are `thar.logs.LEVELS`;
+the `logging` module itself is not used: thar-be-settings runs after every settings change and
+its start-up time matters.
 """
 
 from __future__ import annotations
@@ -9,9 +10,9 @@ from __future__ import annotations
 import sys
 import time
 
-__all__ = ["LEVELS", "Logger", "log"]
+from thar.logs import CLOCK, LEVELS
 
-LEVELS: dict[str, int] = {"off": 0, "error": 1, "warn": 2, "info": 3, "debug": 4, "trace": 5}
+__all__ = ["LEVELS", "Logger", "log"]
 
 
 class Logger:
@@ -26,13 +27,13 @@ class Logger:
         self.threshold = LEVELS[level]
 
     def enabled(self, level: str) -> bool:
-        return LEVELS[level] <= self.threshold
+        return LEVELS[level] >= self.threshold
 
     def _emit(self, level: str, message: str) -> None:
-        if LEVELS[level] > self.threshold:
+        if LEVELS[level] < self.threshold:
             return
         stream = sys.stderr if level == "error" or self.all_to_stderr else sys.stdout
-        stream.write(f"{time.strftime('%H:%M:%S')} [{level.upper()}] {message}\n")
+        stream.write(f"{time.strftime(CLOCK)} [{level.upper()}] {message}\n")
         stream.flush()
 
     def error(self, message: str) -> None:

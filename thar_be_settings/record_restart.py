@@ -19,12 +19,14 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+from thar.paths import thar_root
+
 __all__ = ["SCRIPT", "main", "restart_log"]
 
 
 def restart_log() -> Path:
     """Where restarts are recorded: ``$THAR_ROOT/run/thar/restarts.log`` (THAR_ROOT default ``/``)."""
-    return Path(os.environ.get("THAR_ROOT", "/")) / "run" / "thar" / "restarts.log"
+    return thar_root() / "run" / "thar" / "restarts.log"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -57,9 +59,8 @@ case $1 in -*)
     echo "usage: thar-record-restart SERVICE" >&2
     exit 2
 esac
-root=${THAR_ROOT-/}
+root=${THAR_ROOT:-/}
 case $root in
-    "") dir=run/thar ;;
     */) dir=${root}run/thar ;;
     *) dir=$root/run/thar ;;
 esac

@@ -9,10 +9,10 @@ right is not rewritten; only its mode is (re)applied.
 
 from __future__ import annotations
 
-import contextlib
 import os
 from pathlib import Path
 
+from thar.atomic import write_atomic
 from thar.thar_be_settings.errors import ModeError, WriteFailed
 
 __all__ = ["DEFAULT_MODE", "parse_mode", "sync_directories", "write_file"]
@@ -66,26 +66,8 @@ def write_file(target: Path, content: str, mode: int) -> bool:
 
 
 def _replace(real: Path, data: bytes, mode: int, existing: os.stat_result | None) -> None:
-    temp = real.with_name(f".{real.name}.{os.getpid()}.tmp")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-    try:
-        try:
-            view = memoryview(data)
-            while view:
-                written = os.write(fd, view)
-                view = view[written:]
-            if existing is not None and (existing.st_uid, existing.st_gid) != (os.geteuid(), os.getegid()):
-                with contextlib.suppress(PermissionError):  # not root: the replacement is ours
-                    os.fchown(fd, existing.st_uid, existing.st_gid)
-            os.fchmod(fd, mode)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(temp, real)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
-        raise
+    owner = None if existing is None else (existing.st_uid, existing.st_gid)
+    write_atomic(real, data, mode=mode, owner=owner)
 
 
 def sync_directories(directories: set[Path]) -> None:

@@ -34,6 +34,7 @@ from thar.datastore import (
     meta_key,
     to_json,
 )
+from thar.osrelease import read_os_release
 from thar.paths import thar_root
 
 from ..errors import MigrationError, MigrationsError
@@ -84,20 +85,12 @@ def os_data(root: Path | None = None) -> dict[str, str]:
     """The ``os.*`` keys of the running image, from ``$THAR_ROOT/usr/lib/os-release``."""
     path = (root or thar_root()) / OS_RELEASE
     try:
-        text = path.read_text(encoding="utf-8")
+        fields = read_os_release(path)
     except OSError as exc:
         raise MigrationError(
             f"Cannot read the running image's os-release {path}: {exc.strerror or exc}; migrations need its "
             "VARIANT_ID and VERSION_ID (set THAR_ROOT when running outside the image)"
         ) from exc
-    fields: dict[str, str] = {}
-    for line in text.splitlines():
-        name, sep, value = line.partition("=")
-        if sep and not name.lstrip().startswith("#"):
-            value = value.strip()
-            if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
-                value = value[1:-1]
-            fields[name.strip()] = value
     missing = [name for name in ("VARIANT_ID", "VERSION_ID") if name not in fields]
     if missing:
         raise MigrationError(f"os-release {path} lacks {' and '.join(missing)}")

@@ -15,6 +15,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final, TypeAlias
 
+from thar.logs import LEVELS
 from thar.schnauzer.engine.builtins import VALUE_BUILTINS, BuiltinTypeError, ValueBuiltin
 from thar.schnauzer.engine.errors import RenderError, position_of
 from thar.schnauzer.engine.values import MISSING, display_value, escape_html, truthy
@@ -588,13 +589,8 @@ def _builtin_lookup(st: State, call: Call, block: Block | None, args: list[Any],
     return result
 
 
-_LOG_LEVELS: Final = {
-    "trace": logging.DEBUG,
-    "debug": logging.DEBUG,
-    "info": logging.INFO,
-    "warn": logging.WARNING,
-    "error": logging.ERROR,
-}
+_LOG_LEVELS: Final = {name: number for name, number in LEVELS.items() if name != "off"}
+"""The `{{log}}` helper's levels: `thar.logs.LEVELS` (trace below debug, as the Rust `log` crate has it)."""
 
 
 def _builtin_log(st: State, call: Call, block: Block | None, args: list[Any], hash_args: Mapping[str, Any]) -> Any:
