@@ -2,7 +2,9 @@
 
 Reads are served from ``Snapshot``, an immutable in-memory copy of live data swapped after
 each commit, so a reader never waits for a writer. Writes (PATCH, DELETE /tx, commits) are
-serialized by the caller (``routes.py`` holds one lock and runs them in a worker thread).
+serialized by the caller (``routes.py`` holds one lock and runs them in a worker thread), and so
+are reads of the journal and of pending transactions (the journal's connection is used by one
+thread at a time). The routes reach the datastore only through this class.
 """
 
 from __future__ import annotations
@@ -48,7 +50,17 @@ from .errors import (
     SplitFailed,
     write_failed,
 )
-from .staging import REMOVALS, Guard, pending_changes, settings_key, staged_removals
+from .history import commit_patch, history_entries, revert_changes, rollback_changes
+from .staging import (
+    REMOVALS,
+    Guard,
+    pending_changes,
+    settings_key,
+    stage_json_patch,
+    stage_removals,
+    staged_removals,
+)
+from .watch import journal_changed_since
 
 __all__ = ["Controller", "Snapshot", "check_prefix", "type_keypair_value"]
 
@@ -117,6 +129,11 @@ class Controller:
         except DatastoreError as exc:
             raise DataStoreFailed("get_prefix '' for Live", exc) from exc
         return Snapshot(self.datastore.journal.last_generation, values)
+
+    @property
+    def last_generation(self) -> int:
+        """The journal's newest generation (0: nothing committed yet)."""
+        return self.datastore.journal.last_generation
 
     def _advance(self, commit: Commit) -> None:
         values = dict(self.snapshot.values)
@@ -290,6 +307,24 @@ class Controller:
             raise DataStoreFailed(f"get_prefix '{SETTINGS}' for Pending {{ tx: \"{tx}\" }}", exc) from exc
         return _nest(pending, "settings")
 
+    def changed_since(self, since: int, upto: int, prefix: str) -> set[str]:
+        """Keys under ``prefix`` changed in generations ``(since, upto]``, from the journal."""
+        return journal_changed_since(self.datastore, since, upto, prefix)
+
+    def history(self, limit: int | None, before: int | None, prefix: str | None) -> list[dict[str, Any]]:
+        """``GET /tx/history``: the generations, newest first."""
+        return history_entries(self.datastore, limit, before, prefix)
+
+    def history_patch(self, generation: int) -> list[dict[str, Any]]:
+        """``GET /tx/history/{generation}``: its change as a JSON Patch."""
+        return commit_patch(self.datastore, self.snapshot.values, generation)
+
+    def dry_run(self, tx: str, root: Path | None) -> dict[str, Any]:
+        """What committing and applying ``tx`` would do (``dryrun.py``), doing none of it."""
+        from .dryrun import dry_run  # the applier's planner is imported only for a dry run
+
+        return dry_run(self, tx, root)
+
     def list_transactions(self) -> list[str]:
         try:
             return sorted(self.datastore.list_transactions())
@@ -352,6 +387,14 @@ class Controller:
         except DatastoreError as exc:
             raise write_failed("set_keys", exc) from exc
 
+    def stage_json_patch(self, tx: str, patch: Any, guard: Guard | None = None) -> None:
+        """Apply a JSON Patch to live overlaid with ``tx``, validate the result, stage what it changes."""
+        stage_json_patch(self.datastore, self.variant, tx, self.snapshot.values, patch, guard)
+
+    def reset_settings(self, tx: str, names: list[str], guard: Guard | None = None) -> None:
+        """Stage the reset of each named setting (and everything below it) to its default."""
+        stage_removals(self.datastore, self.variant, tx, self.settings_to_reset(names), guard)
+
     def settings_to_reset(self, names: list[str]) -> list[Key]:
         """The keys ``DELETE /settings?keys=`` names (``motd`` is ``settings.motd``); each must be
         under a setting of the variant's model, else ``NotASetting`` (``os.arch`` is not one)."""
@@ -401,6 +444,18 @@ class Controller:
             raise write_failed("commit", exc) from exc
         self._advance(commit)
         return sorted(key.name for key in changes)
+
+    def rollback(self, generation: int, caller: Caller | None) -> list[str]:
+        """Commit, as ``thar-rollback-to-G``, the values live had right after ``generation``."""
+        return self.commit_changes(
+            rollback_changes(self.datastore, generation), f"thar-rollback-to-{generation}", caller
+        )
+
+    def revert(self, generation: int, caller: Caller | None) -> list[str]:
+        """Commit, as ``thar-confirm-timeout-G``, the undoing of ``generation`` (keys changed again
+        since are kept)."""
+        changes = revert_changes(self.datastore, self.snapshot.values, generation)
+        return self.commit_changes(changes, f"thar-confirm-timeout-{generation}", caller)
 
 
 def _data_key(name: str) -> Key:

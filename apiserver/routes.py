@@ -13,9 +13,6 @@ import json
 import logging
 import os
 import re
-import socket
-import struct
-import time
 import urllib.parse
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -27,10 +24,10 @@ from aiohttp import web
 
 from thar.datastore import Caller, encode_segment
 
+from . import applier, peer
 from .body import parse_json
 from .confirm import Confirmations
 from .controller import Controller
-from .dryrun import dry_run
 from .errors import (
     ApplierFailed,
     ContentTypeError,
@@ -44,11 +41,10 @@ from .errors import (
     PayloadTooLarge,
     RebootFailed,
 )
-from .history import commit_patch, history_entries, revert_changes, rollback_changes
 from .metrics import CONTENT_TYPE, Metrics
 from .policy import Access, Policy
-from .staging import Guard, stage_json_patch, stage_removals
-from .watch import WatchHub, changed_settings, journal_changed_since
+from .staging import Guard
+from .watch import WatchHub, changed_settings
 
 __all__ = [
     "CONFIG",
@@ -176,15 +172,6 @@ def _dumps(data: Any) -> bytes:
     return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def _caller(request: web.Request) -> Caller | None:
-    """The peer's credentials (SO_PEERCRED), recorded with each commit."""
-    sock = request.transport.get_extra_info("socket") if request.transport else None
-    if sock is None or sock.family != socket.AF_UNIX:
-        return None
-    pid, uid, gid = struct.unpack("3i", sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")))
-    return Caller(uid=uid, gid=gid, pid=pid)
-
-
 async def _write(request: web.Request, fn: Callable[[], T]) -> T:
     """Run a datastore write in the worker thread, one at a time."""
     async with request.app[WRITE_LOCK]:
@@ -225,15 +212,7 @@ def _settings_prefix(request: web.Request) -> str | None:
 
 async def _apply(app: web.Application, keys: list[str] | None) -> None:
     """Run the applier, counted and timed."""
-    metrics, started = app[METRICS], time.perf_counter()
-    try:
-        await run_applier(app[CONFIG].applier, keys)
-    except ApplierFailed:
-        metrics.applier_runs.labels("failed").inc()
-        raise
-    finally:
-        metrics.applier_duration.observe(time.perf_counter() - started)
-    metrics.applier_runs.labels("ok").inc()
+    await applier.apply(app[CONFIG].applier, keys, app[METRICS])
 
 
 # -- handlers -------------------------------------------------------------------------------------
@@ -261,8 +240,7 @@ async def patch_settings(request: web.Request) -> web.Response:
     controller = request.app[CONTROLLER]
     mime = request.headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
     if mime == "application/json-patch+json":
-        ds, variant = controller.datastore, controller.variant
-        await _write(request, lambda: stage_json_patch(ds, variant, tx, controller.snapshot.values, body, guard))
+        await _write(request, lambda: controller.stage_json_patch(tx, body, guard))
     else:
         await _write(request, lambda: controller.patch_settings(tx, body, guard))
     return web.Response(status=204)
@@ -273,12 +251,8 @@ async def delete_settings(request: web.Request) -> web.Response:
     if names is None:
         raise MissingInput("keys")
     tx, guard, controller = _tx(request), _guard(request), request.app[CONTROLLER]
-
-    def work() -> None:  # the model (which names the settings) is built in the writer thread
-        keys = controller.settings_to_reset(names)
-        stage_removals(controller.datastore, controller.variant, tx, keys, guard)
-
-    await _write(request, work)
+    # (the model, which names the settings, is built in the writer thread)
+    await _write(request, lambda: controller.reset_settings(tx, names, guard))
     return web.Response(status=204)
 
 
@@ -286,8 +260,8 @@ async def _changed_since(app: web.Application, since: int, upto: int, prefix: st
     """Keys under ``prefix`` changed in generations ``(since, upto]``: from memory, else the journal."""
     names = app[WATCH].changed_since(since, upto)
     if names is None:
-        datastore = app[CONTROLLER].datastore
-        names = await _in_writer_thread(app, lambda: journal_changed_since(datastore, since, upto, prefix))
+        controller = app[CONTROLLER]
+        names = await _in_writer_thread(app, lambda: controller.changed_since(since, upto, prefix))
     return {name for name in names if name.startswith(prefix)}
 
 
@@ -358,7 +332,7 @@ async def list_tx(request: web.Request) -> web.Response:
 
 
 async def commit(request: web.Request) -> web.Response:
-    tx, caller, controller, guard = _tx(request), _caller(request), request.app[CONTROLLER], _guard(request)
+    tx, caller, controller, guard = _tx(request), peer.caller(request), request.app[CONTROLLER], _guard(request)
     return _json(await _write(request, lambda: controller.commit(tx, caller, guard)))
 
 
@@ -369,18 +343,20 @@ async def apply(request: web.Request) -> web.Response:
 
 
 async def commit_and_apply(request: web.Request) -> web.Response:
-    tx, caller, controller, guard = _tx(request), _caller(request), request.app[CONTROLLER], _guard(request)
+    tx, caller, controller, guard = _tx(request), peer.caller(request), request.app[CONTROLLER], _guard(request)
     confirm = _int_param(request, "confirm", minimum=1, maximum=MAX_CONFIRM)
     dry = _param(request, "dry_run")
     if dry not in (None, "true", "false"):
         raise InvalidInput("dry_run", "true or false", dry)
     if dry == "true":  # plan in the writer thread (it reads the transaction), commit nothing
         root = request.app[CONFIG].root
-        return _json(await _in_writer_thread(request.app, lambda: dry_run(controller, tx, root)))
+        return _json(await _in_writer_thread(request.app, lambda: controller.dry_run(tx, root)))
     confirms = request.app[CONFIRMS]
     async with request.app[WRITE_LOCK]:  # held through the applier's launch, as Bottlerocket does
         loop = asyncio.get_running_loop()
-        generation = controller.datastore.journal.last_generation + 1
+        # The deadlines live on the event loop (their timer waits there): recorded here, around
+        # the commit in the writer thread.
+        generation = controller.last_generation + 1
         if confirm is not None:  # durable before the commit: a crash after it still reverts in time
             confirms.expect(generation, confirm)
         try:
@@ -389,7 +365,7 @@ async def commit_and_apply(request: web.Request) -> web.Response:
             if confirm is not None:
                 confirms.forget(generation)
             raise
-        if confirm is not None and controller.datastore.journal.last_generation != generation:
+        if confirm is not None and controller.last_generation != generation:
             confirms.forget(generation)  # nothing was committed (only removals of absent keys)
         await _apply(request.app, keys)
     return _json(keys)
@@ -412,12 +388,10 @@ async def revert_unconfirmed(app: web.Application, generation: int) -> None:
         if generation not in app[CONFIRMS].pending:
             return  # confirmed while we waited for the lock
 
-        def work() -> list[str]:
-            changes = revert_changes(controller.datastore, controller.snapshot.values, generation)
-            return controller.commit_changes(changes, f"thar-confirm-timeout-{generation}", server)
-
         try:
-            keys = await asyncio.get_running_loop().run_in_executor(app[EXECUTOR], work)
+            keys = await asyncio.get_running_loop().run_in_executor(
+                app[EXECUTOR], lambda: controller.revert(generation, server)
+            )
         except GenerationNotFound:  # the journal no longer holds it: nothing can be reverted
             log.error("Generation %d waited for confirmation but is not in the history; dropped", generation)
             app[CONFIRMS].forget(generation)
@@ -434,8 +408,8 @@ async def revert_unconfirmed(app: web.Application, generation: int) -> None:
 
 async def get_history(request: web.Request) -> web.Response:
     limit, before = _int_param(request, "limit"), _int_param(request, "before")
-    prefix, ds = _settings_prefix(request), request.app[CONTROLLER].datastore
-    return _json(await _in_writer_thread(request.app, lambda: history_entries(ds, limit, before, prefix)))
+    prefix, controller = _settings_prefix(request), request.app[CONTROLLER]
+    return _json(await _in_writer_thread(request.app, lambda: controller.history(limit, before, prefix)))
 
 
 async def get_history_patch(request: web.Request) -> web.Response:
@@ -443,23 +417,17 @@ async def get_history_patch(request: web.Request) -> web.Response:
     if not re.fullmatch(r"[0-9]{1,19}", raw) or int(raw) > MAX_INT:
         raise InvalidInput("generation", "a whole number", raw)
     generation, controller = int(raw), request.app[CONTROLLER]
-    patch = await _in_writer_thread(
-        request.app, lambda: commit_patch(controller.datastore, controller.snapshot.values, generation)
-    )
-    return _json(patch)
+    return _json(await _in_writer_thread(request.app, lambda: controller.history_patch(generation)))
 
 
 async def rollback(request: web.Request) -> web.Response:
     to = _int_param(request, "to")
     if to is None:
         raise MissingInput("to")
-    caller, controller = _caller(request), request.app[CONTROLLER]
+    caller, controller = peer.caller(request), request.app[CONTROLLER]
     async with request.app[WRITE_LOCK]:
         keys = await asyncio.get_running_loop().run_in_executor(
-            request.app[EXECUTOR],
-            lambda: controller.commit_changes(
-                rollback_changes(controller.datastore, to), f"thar-rollback-to-{to}", caller
-            ),
+            request.app[EXECUTOR], lambda: controller.rollback(to, caller)
         )
         if keys:
             await _apply(request.app, keys)
@@ -509,34 +477,6 @@ async def reboot(request: web.Request) -> web.Response:
 
 async def metrics(request: web.Request) -> web.Response:
     return web.Response(body=request.app[METRICS].render(), headers={"Content-Type": CONTENT_TYPE})
-
-
-async def run_applier(argv: tuple[str, ...], keys: list[str] | None) -> None:
-    """Start the settings applier as the spec's applier contract says and wait for its first
-    process: ``--daemon --all`` with stdin inherited, or ``--daemon`` with the keys on stdin.
-    An applier of ``none`` means none is configured: changes are committed, not applied."""
-    if argv == ("none",):
-        return
-    try:
-        if keys is None:
-            proc = await asyncio.create_subprocess_exec(*argv, "--daemon", "--all")
-        else:
-            proc = await asyncio.create_subprocess_exec(*argv, "--daemon", stdin=asyncio.subprocess.PIPE)
-    except OSError as exc:
-        raise ApplierFailed(f"Unable to start config applier: {exc} ") from exc
-    if keys is not None:
-        assert proc.stdin is not None
-        try:
-            proc.stdin.write(_dumps(keys))
-            await proc.stdin.drain()
-            proc.stdin.close()
-        except (OSError, RuntimeError) as exc:  # the applier closed its stdin (or exited) first
-            await proc.wait()
-            raise ApplierFailed(f"Unable to send input to config applier: {exc}") from exc
-    code = await proc.wait()
-    if code != 0:
-        shown = str(code) if code > 0 else "unknown"
-        raise ApplierFailed(f"Config applier was unable to fork child, returned {shown}")
 
 
 ROUTES: tuple[tuple[str, str, Callable[[web.Request], Awaitable[web.Response]]], ...] = (

@@ -17,6 +17,7 @@ from aiohttp import web
 
 from thar.datastore import Caller
 
+from . import peer
 from .confirm import CONFIRM_FILE, Confirmations
 from .connections import ConnectionGate, ConnectionLimitError, ConnectionLimits, GatedUnixSite, fit_to_descriptors
 from .controller import Controller
@@ -33,7 +34,6 @@ from .routes import (
     WATCH,
     WRITE_LOCK,
     ServerConfig,
-    _caller,
     revert_unconfirmed,
     route_table,
 )
@@ -69,7 +69,7 @@ def _instrumented(app: web.Application, method: str, path: str, handler: Handler
         """With a policy: who is calling (SO_PEERCRED), may they send this request at all;
         key-level checks happen where keys are staged and committed (``routes._guard``)."""
         assert policy is not None
-        access = policy.access(_caller(request))
+        access = policy.access(peer.caller(request))
         request[ACCESS] = access
         try:
             access.check_route(method, path)
@@ -174,7 +174,7 @@ async def _wake_watches(app: web.Application) -> None:
 
 async def _confirm_lifetime(app: web.Application) -> AsyncIterator[None]:
     confirms = app[CONFIRMS]
-    confirms.load(app[CONTROLLER].datastore.journal.last_generation)
+    confirms.load(app[CONTROLLER].last_generation)
 
     async def revert(generation: int) -> None:
         await revert_unconfirmed(app, generation)
