@@ -11,6 +11,8 @@ and `apiclient exec` are not supported yet.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from thar.apiclient.client import (
     DEFAULT_SOCKET_PATH,
     Request,
@@ -21,7 +23,6 @@ from thar.apiclient.client import (
 )
 from thar.apiclient.errors import ApiClientError, ConnectionFailed, RequestFailed, ResponseStatus, UsageError
 
-TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: importing typing costs start-up time
 if TYPE_CHECKING:
     from typing import Any
 

@@ -1,21 +1,27 @@
-"""The `apiclient` command line's argparse parsers: one per subcommand, and the global flags'.
+"""The `apiclient` command line: splitting argv, and the argparse parsers (one per subcommand, and the global flags').
 
-`apiclient.cli` splits argv and reads the common cases itself (`apiclient get PREFIX...`);
-everything else, every usage error and every `--help` is parsed here, so a plain `get` never
-imports argparse. Each subcommand has a builder (`_get_parser`) and a reader (`_parse_get`)
-that turns its tokens into its command value (`apiclient._commands`, or `apiclient.cli.GetArgs`)
-or raises `_Usage`.
+`apiclient [GLOBAL…] [SUBCOMMAND] [ARGS…]`, as Bottlerocket's apiclient parses it
+(spec/apiclient.md §1): the global flags are taken from wherever they appear (`split_argv`);
+the first word that names a subcommand selects it (none means `raw`); every other token goes,
+in order, to the subcommand. Each subcommand has a builder (`_get_parser`) and a reader
+(`_parse_get`) that turns its tokens into its command value (`apiclient._commands`) or raises
+`_Usage`, which words every usage error and carries the parser whose help to show.
+`parse_command_line` puts it together into an `Invocation`.
 """
 
 from __future__ import annotations
 
 import argparse
 import re
+from typing import TYPE_CHECKING, NamedTuple, NoReturn
 
 from thar.apiclient._commands import (
     ApplyArgs,
+    Command,
     ConfirmArgs,
+    GetArgs,
     HistoryArgs,
+    Invocation,
     RawArgs,
     RebootArgs,
     RequestArgs,
@@ -25,18 +31,103 @@ from thar.apiclient._commands import (
     UnsupportedArgs,
     WatchArgs,
 )
-from thar.apiclient.cli import GetArgs, _get_args, _Usage
 from thar.apiclient.client import default_socket_path
 from thar.apiclient.errors import UsageError
+from thar.logs import LEVELS as LOG_LEVELS
 
-TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: importing typing costs start-up time
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
-    from typing import NoReturn
 
-    from thar.apiclient.cli import Command
+__all__ = ["SUBCOMMANDS", "SUBCOMMAND_PARSERS", "SplitArgv", "globals_parser", "parse_command_line", "split_argv"]
 
-__all__ = ["SUBCOMMAND_PARSERS", "globals_parser"]
+SUBCOMMANDS = (
+    "raw",
+    "apply",
+    "exec",
+    "get",
+    "reboot",
+    "report",
+    "set",
+    "update",
+    "ephemeral-storage",
+    # thar's additions
+    "history",
+    "rollback",
+    "confirm",
+    "unset",
+    "watch",
+)
+
+# Global flags, as a user may spell them -> how split_argv hands them to the globals parser.
+_GLOBAL_VALUE_FLAGS = {"-s": "--socket-path", "--socket-path": "--socket-path", "--log-level": "--log-level"}
+_GLOBAL_SWITCHES = {"-v": "--verbose", "--verbose": "--verbose", "-h": "--help", "--help": "--help"}
+
+
+class _Usage(Exception):
+    """A usage error (or a help request, with an empty message) and the parser whose help to show."""
+
+    def __init__(self, message: str, parser: argparse.ArgumentParser) -> None:
+        super().__init__(message)
+        self.message = message
+        self.parser = parser
+
+
+class SplitArgv(NamedTuple):
+    """argv split the way Bottlerocket's apiclient reads it.
+
+    `globals`: the global flags, spelled `--socket-path=PATH`, `--log-level=LEVEL`, `--verbose`,
+    `--help`; `subcommand`: the first token naming a subcommand, if any; `rest`: every other
+    token, in order.
+    """
+
+    globals: tuple[str, ...]
+    subcommand: str | None
+    rest: tuple[str, ...]
+
+
+def split_argv(argv: Sequence[str]) -> SplitArgv:
+    """Take the global flags (with their values) out of argv wherever they are, and the subcommand word.
+
+    A global flag's value is always the next token, even one starting with `-`; a flag at the
+    end is kept without a value (`--socket-path`) so that parsing reports it.
+    `["get", "-s", "/x.sock", "settings.motd"]` ->
+    `SplitArgv(("--socket-path=/x.sock",), "get", ("settings.motd",))`.
+    """
+    globals_: list[str] = []
+    subcommand: str | None = None
+    rest: list[str] = []
+    tokens = iter(argv)
+    for token in tokens:
+        if token in _GLOBAL_VALUE_FLAGS:
+            flag = _GLOBAL_VALUE_FLAGS[token]
+            value = next(tokens, None)
+            globals_.append(flag if value is None else f"{flag}={value}")
+        elif token in _GLOBAL_SWITCHES:
+            globals_.append(_GLOBAL_SWITCHES[token])
+        elif subcommand is None and token in SUBCOMMANDS:
+            subcommand = token
+        else:
+            rest.append(token)
+    return SplitArgv(tuple(globals_), subcommand, tuple(rest))
+
+
+def parse_command_line(argv: Sequence[str]) -> Invocation:
+    """Parse argv (without the program name) into an `Invocation`.
+
+    Raises `_Usage` for a usage error or `--help`; `apiclient.cli.main` turns it into exit 2.
+    """
+    split = split_argv(argv)
+    parsed = globals_parser().parse_args(split.globals)
+    if parsed.help:
+        raise _Usage("", SUBCOMMAND_PARSERS[split.subcommand][0]() if split.subcommand else globals_parser())
+    log_level: str = parsed.log_level
+    if log_level.lower() not in LOG_LEVELS:
+        globals_parser().fail(f"Invalid log level '{log_level}'")
+    subcommand = split.subcommand or "raw"
+    build, parse = SUBCOMMAND_PARSERS[subcommand]
+    command = parse(build(), list(split.rest))
+    return Invocation(subcommand, command, parsed.socket_path, log_level.lower())
+
 
 _GLOBALS_EPILOG = (
     "global options (accepted anywhere): -s/--socket-path PATH, --log-level LEVEL, -v/--verbose; see 'apiclient --help'"
@@ -152,13 +243,42 @@ def _get_parser() -> _Parser:
         "no implicit 'settings.'), or the response of GET /URI. No arguments: os. and settings.",
     )
     parser.add_argument("tokens", nargs="*", metavar="PREFIX | /URI")
+    parser.add_argument(
+        "--toml",
+        action="store_true",
+        help="print the settings (default: all; else those under each PREFIX) as a TOML user-data file",
+    )
     return parser
 
 
 def _parse_get(parser: _Parser, rest: list[str]) -> GetArgs:
     args, extras = parser.parse_known_intermixed_args(rest)
     _unknown(parser, extras)
-    return _get_args(args.tokens, parser.fail)
+    prefixes: list[str] = []
+    uri: str | None = None
+    for token in args.tokens:
+        if token.startswith("-"):
+            parser.fail(f"Unknown argument '{token}'")
+        elif token.startswith("/"):
+            if uri is not None:
+                parser.fail("You can only specify one URI.")
+            uri = token
+        else:
+            prefixes.append(token)
+    if uri is not None and prefixes:
+        parser.fail("You can specify prefixes or a URI, but not both.")
+    if args.toml:
+        if uri is not None:
+            parser.fail("--toml prints settings: give prefixes under 'settings', not a URI.")
+        outside = [p for p in prefixes if p != "settings" and not p.startswith("settings.")]
+        if outside:
+            parser.fail(f"--toml prints settings: '{outside[0]}' is not under 'settings'")
+        return GetArgs(tuple(prefixes) or ("settings.",), None, True)
+    if uri is None and not prefixes:
+        from thar.apiclient.get import DEFAULT_PREFIXES
+
+        return GetArgs(DEFAULT_PREFIXES)
+    return GetArgs(tuple(prefixes), uri)
 
 
 def _set_parser() -> _Parser:
@@ -218,7 +338,7 @@ def _parse_set(parser: _Parser, rest: list[str]) -> SetArgs:
     if not args.items and not json_inputs:
         parser.fail("Must specify key=value settings or --json settings with 'set'")
     if not json_inputs:
-        return SetArgs(items=list(args.items), confirm=confirm, dry_run=dry)
+        return SetArgs(items=tuple(args.items), confirm=confirm, dry_run=dry)
     from thar.apiclient.set import parse_json_settings
 
     try:
@@ -244,7 +364,7 @@ def _parse_apply(parser: _Parser, rest: list[str]) -> ApplyArgs:
     args, extras = parser.parse_known_intermixed_args(rest)
     if extras or any(s.startswith("-") and s != "-" for s in args.sources):
         parser.fail("apiclient apply takes no parameters, just a list of URIs.")
-    return ApplyArgs(list(args.sources) or ["-"], bool(args.dry_run))
+    return ApplyArgs(tuple(args.sources) or ("-",), bool(args.dry_run))
 
 
 def _reboot_parser() -> _Parser:
@@ -438,7 +558,7 @@ def _unset_parser() -> _Parser:
 def _parse_unset(parser: _Parser, rest: list[str]) -> UnsetArgs:
     args, extras = parser.parse_known_intermixed_args(rest)
     _unknown(parser, extras)
-    return UnsetArgs(list(args.keys), _seconds(parser, "--confirm", args.confirm))
+    return UnsetArgs(tuple(args.keys), _seconds(parser, "--confirm", args.confirm))
 
 
 def _watch_parser() -> _Parser:

@@ -13,8 +13,8 @@ from __future__ import annotations
 import _socket
 import os
 import sys
+from typing import TYPE_CHECKING, NamedTuple, TypeAlias
 
-from thar.apiclient._record import Record
 from thar.apiclient.errors import (
     ApiClientError,
     ConnectionFailed,
@@ -25,14 +25,10 @@ from thar.apiclient.errors import (
 )
 from thar.paths import thar_root_override
 
-TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: importing typing costs start-up time
 if TYPE_CHECKING:
     import logging
-    from typing import TypeAlias
 
-    SocketPath: TypeAlias = "str | os.PathLike[str]"
-else:
-    SocketPath = "str | os.PathLike[str]"
+SocketPath: TypeAlias = "str | os.PathLike[str]"
 
 __all__ = [
     "DEFAULT_SOCKET_PATH",
@@ -90,21 +86,16 @@ def is_success(status: int) -> bool:
     return 200 <= status < 300
 
 
-class Request(Record):
+class Request(NamedTuple):
     """One API request: method, path+query (sent verbatim) and an optional JSON body.
 
-    Immutable; equal when every field is; `Request(method='GET', uri='/settings', ...)`.
+    Immutable, equal to any tuple of the same values; `Request(method='GET', uri='/settings', ...)`.
     """
 
-    _fields = ("method", "uri", "body", "content_type")
-    __slots__ = _fields
     method: str
     uri: str
-    body: str | None
-    content_type: str  # thar: JSON Patch bodies are application/json-patch+json
-
-    def __init__(self, method: str, uri: str, body: str | None = None, content_type: str = "application/json") -> None:
-        self._init(method, uri, body, content_type)
+    body: str | None = None
+    content_type: str = "application/json"  # thar: JSON Patch bodies are application/json-patch+json
 
 
 class HttpProtocolError(Exception):

@@ -14,6 +14,7 @@ ApiClientError
 │          SourceFetchFailed, SourceNotTomlOrJson, SourceNotTable, SourceMissingSettings,
 │          SourceHasDatetime, ApplyPatchFailed, ApplyCommitFailed
 ├── settings-committer: CommitRejected, CommitNotSent
+├── SettingsNotToml            `get --toml`: settings that have no TOML form
 └── NotSupported               a Bottlerocket subcommand thar does not serve yet
 ```
 
@@ -40,6 +41,7 @@ __all__ = [
     "RequestFailed",
     "ResponseNotUtf8",
     "ResponseStatus",
+    "SettingsNotToml",
     "SourceFetchFailed",
     "SourceHasDatetime",
     "SourceMissingSettings",
@@ -256,3 +258,11 @@ class NotSupported(ApiClientError):
     def __init__(self, subcommand: str, reason: str = "") -> None:
         self.subcommand = subcommand
         super().__init__(f"'apiclient {subcommand}' is not supported by thar yet" + (f" ({reason})" if reason else ""))
+
+
+class SettingsNotToml(ApiClientError):
+    """`apiclient get --toml`: the settings hold a value TOML cannot write (a null, say)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"The settings cannot be written as TOML: {reason}")
+        self.reason = reason

@@ -8,14 +8,14 @@ document such as `{"os": {"arch": "x86_64"}, "settings": {"motd": "hello"}}`.
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from thar.apiclient.client import Request, SocketPath, send
 from thar.apiclient.errors import InvalidJsonResponse
 
-TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: importing typing costs start-up time
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
-    from typing import Any
 
 __all__ = [
     "DEFAULT_PREFIXES",
@@ -30,18 +30,6 @@ __all__ = [
 DEFAULT_PREFIXES: tuple[str, ...] = ("os.", "settings.")
 """What `apiclient get` with no arguments fetches."""
 
-# What urllib.parse.quote never encodes.
-_ALWAYS_SAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~")
-
-
-def _quote(text: str, safe: str) -> str:
-    """`urllib.parse.quote(text, safe=safe)`, importing urllib.parse only when something needs encoding."""
-    if all(c in _ALWAYS_SAFE or c in safe for c in text):
-        return text
-    from urllib.parse import quote
-
-    return quote(text, safe=safe)
-
 
 def prefix_request(prefix: str) -> Request:
     """`GET /?prefix={prefix}`, the prefix percent-encoded where a query needs it.
@@ -49,15 +37,15 @@ def prefix_request(prefix: str) -> Request:
     `settings.motd` -> `/?prefix=settings.motd`; `settings.kernel.sysctl."a.b"` ->
     `/?prefix=settings.kernel.sysctl.%22a.b%22` (the server decodes it to the same prefix).
     """
-    return Request("GET", "/?prefix=" + _quote(prefix, safe="/"))
+    return Request("GET", "/?prefix=" + quote(prefix, safe="/"))
 
 
 def settings_request(*, keys: Iterable[str] | None = None, prefix: str | None = None) -> Request:
     """`GET /settings` for all live settings, `?keys=K1,K2` for those keys, or `?prefix=P` (keys win)."""
     if keys is not None:
-        return Request("GET", "/settings?keys=" + _quote(",".join(keys), safe="/,"))
+        return Request("GET", "/settings?keys=" + quote(",".join(keys), safe="/,"))
     if prefix is not None:
-        return Request("GET", "/settings?prefix=" + _quote(prefix, safe="/"))
+        return Request("GET", "/settings?prefix=" + quote(prefix, safe="/"))
     return Request("GET", "/settings")
 
 

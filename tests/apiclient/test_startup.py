@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+
+from tests.apiclient.peer import ApiPeer
 
 HEAVY = ("aiohttp", "pydantic", "uvloop", "thar.models", "thar.datastore", "thar.apiserver")
 
@@ -68,29 +72,39 @@ def test_settings_committer_does_not_import_aiohttp() -> None:
 def test_get_does_not_pay_for_toml_or_url_fetching() -> None:
     _, modules = imported_modules("-m", "thar.apiclient", "-s", "/nonexistent/api.sock", "get")
     assert "tomllib" not in modules
+    assert "toml" not in modules
     assert "urllib.request" not in modules
 
 
-# What `apiclient get` (the common case, in scripts and at every boot step) leaves out: argparse
-# (read by hand), logging (nothing to show above debug), the verb modules of other subcommands,
-# and the costly helpers the standard library offers for sockets, URLs, records and types.
+def test_only_get_toml_imports_the_toml_package(peer: ApiPeer) -> None:
+    peer.route("GET", "/", (200, '{"settings": {"motd": "hi"}}'))
+    code, modules = imported_modules("-m", "thar.apiclient", "-s", peer.socket_path, "get", "--toml")
+    assert code == 0
+    assert {"toml", "thar.apiclient.user_data"} <= modules
+    assert heavy(modules) == []
+    code, modules = imported_modules("-m", "thar.apiclient", "-s", peer.socket_path, "get", "settings.motd")
+    assert code == 0
+    assert not {"toml", "thar.apiclient.user_data"} & modules
+
+
+# What `apiclient get` (the common case, in scripts and at every boot step) leaves out: logging
+# (nothing to show above debug), the verb modules of other subcommands, the TOML writer, and
+# the standard library's HTTP client and socket wrappers (apiclient.client speaks HTTP itself).
 NOT_FOR_GET = (
-    "argparse",
     "logging",
     "dataclasses",
-    "typing",
     "socket",
     "http",
-    "urllib.parse",
-    "thar.apiclient._parsers",
-    "thar.apiclient._commands",
+    "http.client",
+    "toml",
     "thar.apiclient.set",
     "thar.apiclient.logs",
+    "thar.apiclient.user_data",
 )
 
 
 @pytest.mark.parametrize("argv", [["get", "settings.motd"], ["get"], ["get", "/settings?keys=settings.motd"]])
-def test_get_imports_neither_argparse_nor_logging(argv: list[str]) -> None:
+def test_get_imports_neither_logging_nor_an_http_library(argv: list[str]) -> None:
     _, interpreter = imported_modules("-c", "pass")  # whatever site and the interpreter load anyway
     code, modules = imported_modules("-m", "thar.apiclient", "-s", "/nonexistent/api.sock", *argv)
     assert code == 1
@@ -108,3 +122,28 @@ def test_a_usage_error_in_get_still_gets_the_argparse_usage() -> None:
     )
     assert result.returncode == 2
     assert result.stderr.startswith("You can only specify one URI.\n\nusage: apiclient get")
+
+
+def test_no_import_circle_among_apiclient_modules() -> None:
+    """Every import of one apiclient module by another (at any depth, type-only ones too) points one way."""
+    from thar import apiclient
+
+    package = Path(apiclient.__file__).parent
+    imports: dict[str, set[str]] = {}
+    for path in package.glob("*.py"):
+        found = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module == "thar.apiclient":
+                found |= {alias.name for alias in node.names if (package / f"{alias.name}.py").exists()}
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("thar.apiclient."):
+                found.add((node.module or "").removeprefix("thar.apiclient."))
+        imports[path.stem] = found - {path.stem}
+
+    def reaches(start: str, target: str, seen: set[str]) -> bool:
+        for module in imports.get(start, set()) - seen:
+            seen.add(module)
+            if module == target or reaches(module, target, seen):
+                return True
+        return False
+
+    assert sorted(m for m in imports if reaches(m, m, set())) == []
