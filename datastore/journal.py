@@ -8,9 +8,9 @@ are the history that ``history()`` lists and ``restore_changes()`` rolls back to
 
 The journal is SQLite, through sqlite-utils (its schema and the steps that upgrade it, its
 transactions), in WAL mode with ``synchronous=FULL``: a record costs one fsync of the WAL,
-whatever the number of keys. Records are marked applied in
-generation order at checkpoints, after a barrier has made live durable; WAL recovery keeps a
-prefix of the committed transactions, so a mark never survives without its predecessors.
+whatever the number of keys. Records are marked applied in generation order at checkpoints,
+after a barrier has made live durable; WAL recovery keeps a prefix of the committed
+transactions, so a mark never survives without its predecessors.
 """
 
 from __future__ import annotations
@@ -98,11 +98,26 @@ def _commits_and_changes(db: sqlite_utils.Database) -> None:
     commits.create_index(["applied"], if_not_exists=True)
 
 
+def _upgrade(db: sqlite_utils.Database) -> None:
+    """Apply the steps ``db`` has not had. Under the write lock, taken first: a journal opened
+    twice at once is upgraded by one opener, and the other then finds nothing left to do."""
+    if not SCHEMA.pending(db):
+        return
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        SCHEMA.apply(db)  # each step (and its record) inside a savepoint of this transaction
+        db.commit()
+    except BaseException:
+        db.rollback()
+        raise
+
+
 class Journal:
     """The journal of one datastore. ``Journal(None)`` keeps it in memory (memory store)."""
 
     def __init__(self, path: Path | None, *, durable: bool = True) -> None:
         self.path = path
+        conn = None
         try:
             conn = sqlite3.connect(":memory:" if path is None else str(path), isolation_level=None,
                                    check_same_thread=False)  # fmt: skip
@@ -114,9 +129,11 @@ class Journal:
                 # before the switch to WAL, which otherwise syncs a new file even when not durable.
                 self.db.execute(f"PRAGMA synchronous={'FULL' if durable else 'OFF'}")
                 self.db.enable_wal()
-            SCHEMA.apply(self.db)
+            _upgrade(self.db)
             row = self.db.execute("SELECT MAX(generation) FROM commits").fetchone()
         except sqlite3.Error as exc:
+            if conn is not None:
+                conn.close()
             raise JournalError(f"Cannot open the commit journal {path}: {exc}") from exc
         self._last = int(row[0] or 0)
 
@@ -134,6 +151,7 @@ class Journal:
         generation = self._last + 1
         time = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         try:
+            # Committed, or rolled back on any exception (unless SQLite already did: a full disk).
             with self.db.atomic():
                 self.db.conn.execute(
                     "INSERT INTO commits (generation, tx, time, uid, gid, pid, applied) VALUES (?,?,?,?,?,?,0)",

@@ -4,6 +4,7 @@ journal written before the schema had steps opens with its history and is upgrad
 from __future__ import annotations
 
 import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
@@ -135,3 +136,30 @@ def test_a_failing_step_changes_nothing_and_the_journal_does_not_open(
         Journal(tmp_path / JOURNAL_FILE)
     assert schema_of(tmp_path / JOURNAL_FILE) == before  # the step's first statement was undone
     assert applied_steps(tmp_path / JOURNAL_FILE) == ["commits-and-changes"]
+
+
+def test_a_journal_opened_twice_at_once_is_upgraded_once(tmp_path: Path) -> None:
+    path = tmp_path / JOURNAL_FILE
+    write_unversioned_journal(path)
+    other = sqlite_utils.Database(sqlite3.connect(path, isolation_level=None), execute_plugins=False)
+    other.execute("BEGIN IMMEDIATE")  # another opener, upgrading: it holds the write lock
+    opened: list[Journal | BaseException] = []
+
+    def open_journal() -> None:
+        try:
+            opened.append(Journal(path))
+        except BaseException as exc:
+            opened.append(exc)
+
+    thread = threading.Thread(target=open_journal)
+    thread.start()
+    thread.join(0.3)  # it found the step pending, and waits for the lock
+    SCHEMA.apply(other)
+    other.commit()
+    other.close()
+    thread.join()
+    (journal,) = opened
+    assert isinstance(journal, Journal), journal
+    assert journal.last_generation == 3
+    journal.close()
+    assert applied_steps(path) == ["commits-and-changes"]
