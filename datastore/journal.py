@@ -6,21 +6,23 @@ marked applied afterwards, so a commit interrupted at any point is finished by r
 record when the datastore is opened again. Records are never removed after they apply: they
 are the history that ``history()`` lists and ``restore_changes()`` rolls back to.
 
-The journal is SQLite (through sqlite-utils) in WAL mode with ``synchronous=FULL``: a record
-costs one fsync of the WAL, whatever the number of keys. Records are marked applied in
-generation order at checkpoints, after a barrier has made live durable; WAL recovery keeps a
-prefix of the committed transactions, so a mark never survives without its predecessors.
+The journal is SQLite, through sqlite-utils (its schema and the steps that upgrade it, its
+transactions), in WAL mode with ``synchronous=FULL``: a record costs one fsync of the WAL,
+whatever the number of keys. Records are marked applied in generation order at checkpoints,
+after a barrier has made live durable; WAL recovery keeps a prefix of the committed
+transactions, so a mark never survives without its predecessors.
 """
 
 from __future__ import annotations
 
-import contextlib
 import sqlite3
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
+
+import sqlite_utils
 
 from .errors import JournalError, OutOfSpace
 from .key import Key
@@ -63,63 +65,80 @@ class Commit:
         return sorted(k.name for k in self.changes)
 
 
+# -- the schema ------------------------------------------------------------------------------
+# The journal's own schema, as an ordered list of steps (sqlite-utils migrations, recorded by
+# name in the journal's ``_sqlite_migrations`` table). Opening a journal applies, in order, the
+# steps it has not had, each in one transaction with its record. Steps are only ever appended,
+# and a step's name never changes: it is how a journal knows which steps it has had.
+SCHEMA = sqlite_utils.Migrations("thar-journal")
+
+
+def _table(db: sqlite_utils.Database, name: str) -> sqlite_utils.db.Table:
+    return cast(sqlite_utils.db.Table, db[name])
+
+
+@SCHEMA(name="commits-and-changes")
+def _commits_and_changes(db: sqlite_utils.Database) -> None:
+    """Version 1: a row per generation, a row per key it changed. ``if_not_exists``: a journal
+    written before its schema had steps has these already, and is upgraded by the record alone."""
+    commits, changes = _table(db, "commits"), _table(db, "changes")
+    commits.create(
+        {"generation": int, "tx": str, "time": str, "uid": int, "gid": int, "pid": int, "applied": int},
+        pk="generation",
+        not_null={"tx", "time", "applied"},
+        if_not_exists=True,
+    )
+    changes.create(
+        {"generation": int, "key": str, "old": str, "new": str},
+        pk=("generation", "key"),
+        foreign_keys=[("generation", "commits", "generation")],
+        if_not_exists=True,
+    )
+    changes.create_index(["key", "generation"], if_not_exists=True)
+    commits.create_index(["applied"], if_not_exists=True)
+
+
+def _upgrade(db: sqlite_utils.Database) -> None:
+    """Apply the steps ``db`` has not had. Under the write lock, taken first: a journal opened
+    twice at once is upgraded by one opener, and the other then finds nothing left to do."""
+    if not SCHEMA.pending(db):
+        return
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        SCHEMA.apply(db)  # each step (and its record) inside a savepoint of this transaction
+        db.commit()
+    except BaseException:
+        db.rollback()
+        raise
+
+
 class Journal:
     """The journal of one datastore. ``Journal(None)`` keeps it in memory (memory store)."""
 
     def __init__(self, path: Path | None, *, durable: bool = True) -> None:
         self.path = path
+        conn = None
         try:
-            self.db = sqlite3.connect(":memory:" if path is None else str(path), isolation_level=None,
-                                      check_same_thread=False)  # fmt: skip
+            conn = sqlite3.connect(":memory:" if path is None else str(path), isolation_level=None,
+                                   check_same_thread=False)  # fmt: skip
+            # No plugins (nothing outside thar hooks into the journal), no pragma of its own.
+            self.db = sqlite_utils.Database(conn, recursive_triggers=False, execute_plugins=False)
             if path is not None:
                 # FULL: each record is fsynced when written, so it is durable before live
                 # is touched. "Applied" marks ride along with a later record's fsync. Set
                 # before the switch to WAL, which otherwise syncs a new file even when not durable.
                 self.db.execute(f"PRAGMA synchronous={'FULL' if durable else 'OFF'}")
-                self.db.execute("PRAGMA journal_mode=WAL")
-            self._create()
+                self.db.enable_wal()
+            _upgrade(self.db)
             row = self.db.execute("SELECT MAX(generation) FROM commits").fetchone()
         except sqlite3.Error as exc:
+            if conn is not None:
+                conn.close()
             raise JournalError(f"Cannot open the commit journal {path}: {exc}") from exc
         self._last = int(row[0] or 0)
 
-    def _create(self) -> None:
-        """Create the tables unless they exist (sqlite-utils is imported only then: it weighs
-        ~6 MB of RSS, too much for a long-running daemon that needs it once)."""
-        if self.db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'changes'").fetchone():
-            return
-        import sqlite_utils
-
-        schema = sqlite_utils.Database(self.db)
-        schema["commits"].create(  # type: ignore[union-attr]
-            {"generation": int, "tx": str, "time": str, "uid": int, "gid": int, "pid": int, "applied": int},
-            pk="generation",
-            not_null={"tx", "time", "applied"},
-            if_not_exists=True,
-        )
-        schema["changes"].create(  # type: ignore[union-attr]
-            {"generation": int, "key": str, "old": str, "new": str},
-            pk=("generation", "key"),
-            foreign_keys=[("generation", "commits", "generation")],
-            if_not_exists=True,
-        )
-        schema["changes"].create_index(["key", "generation"], if_not_exists=True)  # type: ignore[union-attr]
-        schema["commits"].create_index(["applied"], if_not_exists=True)  # type: ignore[union-attr]
-
     def close(self) -> None:
         self.db.close()
-
-    @contextlib.contextmanager
-    def _atomic(self) -> Iterator[None]:
-        """One SQLite transaction: committed on success, rolled back on any exception."""
-        self.db.execute("BEGIN")
-        try:
-            yield
-            self.db.execute("COMMIT")
-        except BaseException:
-            if self.db.in_transaction:  # SQLite may have rolled back already (a full disk)
-                self.db.execute("ROLLBACK")
-            raise
 
     @property
     def last_generation(self) -> int:
@@ -132,12 +151,13 @@ class Journal:
         generation = self._last + 1
         time = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         try:
-            with self._atomic():
-                self.db.execute(
+            # Committed, or rolled back on any exception (unless SQLite already did: a full disk).
+            with self.db.atomic():
+                self.db.conn.execute(
                     "INSERT INTO commits (generation, tx, time, uid, gid, pid, applied) VALUES (?,?,?,?,?,?,0)",
                     [generation, tx, time, *(_caller_row(caller))],
                 )
-                self.db.executemany(
+                self.db.conn.executemany(
                     "INSERT INTO changes (generation, key, old, new) VALUES (?,?,?,?)",
                     [(generation, k.name, c.old, c.new) for k, c in changes.items()],
                 )
@@ -160,7 +180,7 @@ class Journal:
         if generation != self._last:
             raise JournalError(f"Only the newest generation ({self._last}) can be forgotten, not {generation}")
         try:
-            with self._atomic():
+            with self.db.atomic():
                 self.db.execute("DELETE FROM changes WHERE generation = ?", [generation])
                 self.db.execute("DELETE FROM commits WHERE generation = ?", [generation])
         except sqlite3.Error as exc:
