@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import json
-import logging
 import os
 import sys
 from pathlib import Path
@@ -173,19 +172,12 @@ def test_log_levels_are_case_insensitive(
     assert bool(debug_lines(err)) is debug
 
 
-def test_log_levels_are_the_logging_module_levels() -> None:
-    """The level table is written out (apiclient.cli reads it without importing logging)."""
+def test_log_levels_are_thar_s_one_table() -> None:
+    """apiclient reads thar.logs' level table (tests/common checks it against logging's)."""
+    from thar import logs
     from thar.apiclient.logs import LOG_LEVELS, TRACE
 
-    assert LOG_LEVELS == {
-        "off": logging.CRITICAL + 10,
-        "error": logging.ERROR,
-        "warn": logging.WARNING,
-        "info": logging.INFO,
-        "debug": logging.DEBUG,
-        "trace": logging.DEBUG - 5,
-    }
-    assert TRACE == logging.DEBUG - 5
+    assert (LOG_LEVELS, TRACE) == (logs.LEVELS, logs.TRACE)
 
 
 @pytest.mark.parametrize(
