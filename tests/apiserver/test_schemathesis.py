@@ -39,8 +39,6 @@ from thar import variants
 from thar.datastore import LIVE, FilesystemDataStore, Key, meta_key, to_json, to_pairs, to_pairs_with_prefix
 from thar.models import load_variant
 
-pytestmark = pytest.mark.slow
-
 OPENAPI = Path(__file__).resolve().parents[2] / "openapi.yaml"
 BASE_URL = "http://localhost"
 WATCH_TIMEOUT = 0.05  # seconds: the longest a generated watch request may wait

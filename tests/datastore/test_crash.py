@@ -5,6 +5,7 @@ SIGKILL after a random delay, reopens the datastore (which replays an interrupte
 checks that live is exactly the state after some round ``R`` — never a mix of two rounds — and
 that no commit that returned in the child was lost. The next child continues from ``R + 1`` on
 the same datastore, so the history grows and replay runs on a datastore with many generations.
+The default run kills 20 children (``FAST_TRIALS``), the ``slow`` run 200 (``TRIALS``).
 
 The delays come from a seeded ``random.Random`` (``THAR_CRASH_SEED`` overrides the seed), scaled
 by the measured start-up time of the child and the time of one round (measured again every
@@ -48,7 +49,8 @@ from .crash_child import (
     stage_round,
 )
 
-TRIALS = 200
+TRIALS = 200  # the slow run
+FAST_TRIALS = 20  # the default run
 SEED = int(os.environ.get("THAR_CRASH_SEED", "20261125"))
 KILL_WINDOW_ROUNDS = 2.0  # uniform kills land within this many rounds after the child's start-up
 AIMED_SHARE = 0.5  # the share of kills aimed at the commit (not the staging) of the first round
@@ -313,8 +315,9 @@ def _kill_after(child: subprocess.Popen[bytes], trial: Trial, timing: Timing, ba
     return delay
 
 
-@pytest.mark.slow
-def test_sigkill_during_commits_never_tears_live_or_loses_a_returned_commit(tmp_path: Path) -> None:
+def run_commit_crashes(tmp_path: Path, trials: int) -> None:
+    """Kill a committing child ``trials`` times; after each kill live is whole and every commit it
+    reported is there."""
     calibration = Calibration(tmp_path)
     rng = random.Random(SEED)
     root = tmp_path / "datastore"
@@ -328,13 +331,13 @@ def test_sigkill_during_commits_never_tears_live_or_loses_a_returned_commit(tmp_
     settled = 0
     started = time.perf_counter()
 
-    for number in range(TRIALS):
+    for number in range(trials):
         if number % RECALIBRATE_EVERY == 0:
             timing = calibration.measure()
         aim = "commit of the first round" if rng.random() < AIMED_SHARE else "uniform"
         trial = Trial(number, settled + 1, settled, aim, rng.random(), _inode(_staged_marker(base, settled + 1)))
         context = (
-            f"seed={SEED} (THAR_CRASH_SEED) trial={number} of {TRIALS}: child started at round {trial.start}, "
+            f"seed={SEED} (THAR_CRASH_SEED) trial={number} of {trials}: child started at round {trial.start}, "
             f"killed at {trial.fraction:.3f} of its window ({aim}; {timing}); datastore {base}, "
             f"returned log {log}; previous trials: {recent[-3:]}"
         )
@@ -384,7 +387,16 @@ def test_sigkill_during_commits_never_tears_live_or_loses_a_returned_commit(tmp_
 
     elapsed = time.perf_counter() - started
     print(
-        f"\ncrash test: seed {SEED}, {TRIALS} trials in {elapsed:.1f} s, {settled} rounds; last timing {timing}\n"
+        f"\ncrash test: seed {SEED}, {trials} trials in {elapsed:.1f} s, {settled} rounds; last timing {timing}\n"
         + "".join(f"  {name}: {count}\n" for name, count in sorted(outcomes.items()))
         + "".join(f"  {name}: {count}\n" for name, count in sorted(phases.items()))
     )
+
+
+def test_sigkill_during_commits_never_tears_live_or_loses_a_returned_commit(tmp_path: Path) -> None:
+    run_commit_crashes(tmp_path, FAST_TRIALS)
+
+
+@pytest.mark.slow
+def test_sigkill_during_commits_never_tears_live_or_loses_a_returned_commit_long(tmp_path: Path) -> None:
+    run_commit_crashes(tmp_path, TRIALS)
