@@ -2,7 +2,8 @@
 
 `apiclient [GLOBAL…] [SUBCOMMAND] [ARGS…]`, as Bottlerocket's apiclient parses it
 (spec/apiclient.md §1). Exit status: 0 on success, 1 on a runtime error (one line on stderr),
-2 on a usage error or `--help` (message, blank line, usage, on stderr).
+2 on a usage error (message, blank line, usage, on stderr). `--help` prints the usage on stdout
+and exits 0 (Bottlerocket's exits 2).
 
 Each command is one library call in its verb module, imported when that command runs; logging
 is set up only when a record could be shown: `apiclient` runs at every boot step and in
@@ -189,12 +190,15 @@ def _may_log(invocation: Invocation) -> bool:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """The `apiclient` entry point; returns the exit status (0, 1 runtime error, 2 usage)."""
+    """The `apiclient` entry point; returns the exit status (0 success or help, 1 runtime error, 2 usage)."""
     try:
         invocation = parse_command_line(sys.argv[1:] if argv is None else argv)
     except _Usage as usage:
         help_text = usage.parser.format_help()
-        print(f"{usage.message}\n\n{help_text}" if usage.message else help_text, end="", file=sys.stderr)
+        if not usage.message:
+            sys.stdout.write(help_text)
+            return 0
+        print(f"{usage.message}\n\n{help_text}", end="", file=sys.stderr)
         return 2
     if _may_log(invocation):
         from thar.apiclient.logs import setup_logging
