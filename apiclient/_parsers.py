@@ -159,7 +159,7 @@ subcommands:
   raw -u URI [-m METHOD] [-d DATA]       send any request (the default when no subcommand is given)
   get [PREFIX...] | [/URI]               print settings and other model data as JSON
   set KEY=VALUE... | set -j JSON         change settings, commit and apply them
-  apply [URI...]                         apply settings from TOML or JSON: file:///path, http(s)://..., - (stdin)
+  apply [URI...]                         apply settings from TOML or JSON: PATH, file:///PATH, http(s)://..., - (stdin)
   reboot                                 reboot the host
   report cis|cis-k8s|fips [-l N] [-f F]  print a compliance report
   ephemeral-storage init|bind|list-disks|list-dirs ...
@@ -370,7 +370,7 @@ def _apply_parser() -> _Parser:
     parser = _Parser(
         "apiclient apply",
         "Apply settings documents (TOML or JSON with a top-level 'settings' table) in one commit.\n"
-        "URI is file:///path, http://..., https://..., or - for stdin (the default).",
+        "URI is a file path, file:///path, http://..., https://..., or - for stdin (the default).",
     )
     parser.add_argument(
         "--dry-run", action="store_true", help="print the file diffs and restarts it would cause; change nothing"
