@@ -58,6 +58,7 @@ __all__ = [
     "WatchArgs",
     "main",
     "parse_command_line",
+    "pretty_json",
     "run",
     "split_argv",
 ]
@@ -79,6 +80,14 @@ _WRAPPERS = {
 }
 
 
+def pretty_json(value: Any) -> str:
+    """`value` as Bottlerocket's apiclient prints JSON (serde_json's `to_string_pretty` of a `Value`):
+    2-space indentation, object keys sorted, non-ASCII as is, and a newline."""
+    import json
+
+    return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
 def run(invocation: Invocation) -> None:
     """Run a parsed command: one library call, then print its result. Raises `ApiClientError`."""
     command = invocation.command
@@ -95,9 +104,7 @@ def run(invocation: Invocation) -> None:
 
             sys.stdout.write(user_data_toml(value))
         else:
-            import json
-
-            sys.stdout.write(json.dumps(value, indent=2, ensure_ascii=False) + "\n")
+            sys.stdout.write(pretty_json(value))
     elif isinstance(command, RawArgs):
         from thar.apiclient.raw import raw, status_line
 
@@ -167,9 +174,12 @@ def run(invocation: Invocation) -> None:
 
         watch(socket_path, command.prefix, show, since=command.since, count=command.changes)
     elif isinstance(command, RequestArgs):
-        from thar.apiclient.client import send
+        if invocation.subcommand == "ephemeral-storage":
+            from thar.apiclient.ephemeral_storage import send_request
+        else:
+            from thar.apiclient.report import get_report as send_request
 
-        body = send(socket_path, command.request)
+        body = send_request(socket_path, command.request)
         if command.print_body:
             sys.stdout.write(body)
     elif isinstance(command, UnsupportedArgs):
@@ -209,7 +219,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.flush()  # here, where a closed pipe can still be handled
     except ApiClientError as exc:
         wrapper = _WRAPPERS.get(invocation.subcommand)
-        print(f"{wrapper}: {exc}" if wrapper else str(exc), file=sys.stderr)
+        unwrapped = wrapper is None or isinstance(exc, NotSupported)
+        print(str(exc) if unwrapped else f"{wrapper}: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

@@ -29,9 +29,7 @@ def run_script(name: str, *args: str, cwd: Path) -> subprocess.CompletedProcess[
 
 @pytest.mark.parametrize("flag", ["--help", "-h"])
 @pytest.mark.parametrize("script", sorted(SCRIPTS))
-def test_every_console_script_answers_help_with_its_usage_and_exit_0(
-    script: str, flag: str, tmp_path: Path
-) -> None:
+def test_every_console_script_answers_help_with_its_usage_and_exit_0(script: str, flag: str, tmp_path: Path) -> None:
     done = run_script(script, flag, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert done.stdout.lower().startswith("usage:")

@@ -450,6 +450,7 @@ def test_report_fips_and_its_failure(capsys: pytest.CaptureFixture[str], peer: A
 def test_ephemeral_storage_list_and_init(capsys: pytest.CaptureFixture[str], peer: ApiPeer) -> None:
     peer.route("GET", "/actions/ephemeral-storage/list-dirs", (200, "/var/lib/containerd\n/var/lib/host-containerd\n"))
     peer.route("POST", "/actions/ephemeral-storage/init", (204, ""))
+    peer.route("POST", "/actions/ephemeral-storage/bind", (404, "No such directory: /var/lib/x"))
     assert run(capsys, peer, "ephemeral-storage", "list-dirs") == (
         0,
         "/var/lib/containerd\n/var/lib/host-containerd\n",
@@ -462,6 +463,15 @@ def test_ephemeral_storage_list_and_init(capsys: pytest.CaptureFixture[str], pee
     assert err.startswith(
         "Failed to initialize ephemeral storage: Failed POST request to '/actions/ephemeral-storage/bind'"
     )
+
+
+@pytest.mark.parametrize("argv", [["report", "cis"], ["ephemeral-storage", "list-disks"]])
+def test_a_bare_404_means_the_server_has_no_such_verb(
+    capsys: pytest.CaptureFixture[str], peer: ApiPeer, argv: list[str]
+) -> None:
+    code, out, err = run(capsys, peer, *argv)
+    assert (code, out) == (1, "")
+    assert err.startswith(f"'apiclient {argv[0]}' is not supported by thar yet")
 
 
 # -- THAR_ROOT
