@@ -114,7 +114,9 @@ def split_argv(argv: Sequence[str]) -> SplitArgv:
 def parse_command_line(argv: Sequence[str]) -> Invocation:
     """Parse argv (without the program name) into an `Invocation`.
 
-    Raises `_Usage` for a usage error or `--help`; `apiclient.cli.main` turns it into exit 2.
+    Raises `_Usage` for a usage error (exit 2) or `--help` (an empty message, exit 0).
+    A first word that is not a subcommand but looks like one (`apiclient sett`) is an error naming
+    the subcommands.
     """
     split = split_argv(argv)
     parsed = globals_parser().parse_args(split.globals)
@@ -123,10 +125,27 @@ def parse_command_line(argv: Sequence[str]) -> Invocation:
     log_level: str = parsed.log_level
     if log_level.lower() not in LOG_LEVELS:
         globals_parser().fail(f"Invalid log level '{log_level}'")
+    if split.subcommand is None and split.rest and _looks_like_a_subcommand(split.rest[0]):
+        word = split.rest[0]
+        import difflib
+
+        close = difflib.get_close_matches(word, SUBCOMMANDS, n=1)
+        hint = f"; did you mean '{close[0]}'?" if close else "."
+        globals_parser().fail(
+            f"Unknown argument '{word}': not a subcommand{hint} The subcommands are: {', '.join(SUBCOMMANDS)}"
+        )
     subcommand = split.subcommand or "raw"
     build, parse = SUBCOMMAND_PARSERS[subcommand]
     command = parse(build(), list(split.rest))
     return Invocation(subcommand, command, parsed.socket_path, log_level.lower())
+
+
+_WORD = re.compile(r"[a-z][a-z-]*")
+
+
+def _looks_like_a_subcommand(token: str) -> bool:
+    """A bare lower-case word where `raw`'s flags (its only arguments) would be."""
+    return _WORD.fullmatch(token) is not None
 
 
 _GLOBALS_EPILOG = (
@@ -140,7 +159,7 @@ subcommands:
   raw -u URI [-m METHOD] [-d DATA]       send any request (the default when no subcommand is given)
   get [PREFIX...] | [/URI]               print settings and other model data as JSON
   set KEY=VALUE... | set -j JSON         change settings, commit and apply them
-  apply [URI...]                         apply settings from TOML or JSON: file:///path, http(s)://..., - (stdin)
+  apply [URI...]                         apply settings from TOML or JSON: PATH, file:///PATH, http(s)://..., - (stdin)
   reboot                                 reboot the host
   report cis|cis-k8s|fips [-l N] [-f F]  print a compliance report
   ephemeral-storage init|bind|list-disks|list-dirs ...
@@ -208,7 +227,7 @@ def globals_parser() -> _Parser:
     group.add_argument(
         "-v", "--verbose", dest="log_level", action="store_const", const="debug", help="the same as --log-level debug"
     )
-    group.add_argument("-h", "--help", action="store_true", help="show help and exit 2")
+    group.add_argument("-h", "--help", action="store_true", help="show help and exit")
     return parser
 
 
@@ -351,7 +370,7 @@ def _apply_parser() -> _Parser:
     parser = _Parser(
         "apiclient apply",
         "Apply settings documents (TOML or JSON with a top-level 'settings' table) in one commit.\n"
-        "URI is file:///path, http://..., https://..., or - for stdin (the default).",
+        "URI is a file path, file:///path, http://..., https://..., or - for stdin (the default).",
     )
     parser.add_argument(
         "--dry-run", action="store_true", help="print the file diffs and restarts it would cause; change nothing"

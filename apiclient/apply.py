@@ -1,6 +1,7 @@
 """`apiclient apply`: apply settings documents (TOML or JSON) from files, URLs or stdin in one commit.
 
-Each source is `-` (all of stdin) or an absolute URL: `file:///path`, `http://…`, `https://…`.
+Each source is `-` (all of stdin), an absolute URL (`file:///path`, `http://…`, `https://…`) or,
+unlike Bottlerocket's apiclient, a plain file path (`settings.toml`, `/etc/x.toml`).
 Every source is read and converted before anything is sent, so a bad source changes nothing.
 Each document must have a top-level `settings` table; only its value is sent. The sources are
 PATCHed in order into one transaction (`apiclient-apply-` + 16 random letters and digits), so a
@@ -67,10 +68,10 @@ class SourceSettings:
 
 
 def read_source(source: str, stdin: Callable[[], bytes] | None = None) -> str:
-    """Return the text of one source: `-` (stdin), `file:///path`, or an http(s) URL.
+    """Return the text of one source: `-` (stdin), `file:///path`, an http(s) URL, or a file path.
 
     `stdin` replaces reading `sys.stdin` (for callers that hold the bytes already). Raises
-    `InvalidUri` for a bare path (`relative URL without a base`), `InvalidFileUri`,
+    `InvalidUri` for an empty source or one starting `//`, `InvalidFileUri`,
     `UnsupportedUriScheme`, `SourceReadFailed` (also for text that is not UTF-8), or
     `SourceFetchFailed` for an http(s) source that answers non-2xx or cannot be fetched.
     """
@@ -82,7 +83,9 @@ def read_source(source: str, stdin: Callable[[], bytes] | None = None) -> str:
             raise SourceReadFailed(source, exc) from exc
     match = _SCHEME.match(source)
     if match is None:
-        raise InvalidUri(source, "relative URL without a base")
+        if not source or source.startswith("//"):  # nothing, or a URL's //authority without a scheme
+            raise InvalidUri(source, "relative URL without a base")
+        return _read_path(source, source)
     scheme = match.group()[:-1].lower()
     if scheme == "file":
         return _read_file(source)
@@ -95,7 +98,10 @@ def _read_file(source: str) -> str:
     parts = urlsplit(source)
     if parts.netloc not in ("", "localhost") or not parts.path.startswith("/"):
         raise InvalidFileUri(source)
-    path = unquote(parts.path)
+    return _read_path(source, unquote(parts.path))
+
+
+def _read_path(source: str, path: str) -> str:
     try:
         with open(path, encoding="utf-8") as f:
             return f.read()

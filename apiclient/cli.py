@@ -2,7 +2,8 @@
 
 `apiclient [GLOBAL…] [SUBCOMMAND] [ARGS…]`, as Bottlerocket's apiclient parses it
 (spec/apiclient.md §1). Exit status: 0 on success, 1 on a runtime error (one line on stderr),
-2 on a usage error or `--help` (message, blank line, usage, on stderr).
+2 on a usage error (message, blank line, usage, on stderr). `--help` prints the usage on stdout
+and exits 0 (Bottlerocket's exits 2).
 
 Each command is one library call in its verb module, imported when that command runs; logging
 is set up only when a record could be shown: `apiclient` runs at every boot step and in
@@ -57,6 +58,7 @@ __all__ = [
     "WatchArgs",
     "main",
     "parse_command_line",
+    "pretty_json",
     "run",
     "split_argv",
 ]
@@ -78,6 +80,14 @@ _WRAPPERS = {
 }
 
 
+def pretty_json(value: Any) -> str:
+    """`value` as Bottlerocket's apiclient prints JSON (serde_json's `to_string_pretty` of a `Value`):
+    2-space indentation, object keys sorted, non-ASCII as is, and a newline."""
+    import json
+
+    return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
 def run(invocation: Invocation) -> None:
     """Run a parsed command: one library call, then print its result. Raises `ApiClientError`."""
     command = invocation.command
@@ -94,9 +104,7 @@ def run(invocation: Invocation) -> None:
 
             sys.stdout.write(user_data_toml(value))
         else:
-            import json
-
-            sys.stdout.write(json.dumps(value, indent=2, ensure_ascii=False) + "\n")
+            sys.stdout.write(pretty_json(value))
     elif isinstance(command, RawArgs):
         from thar.apiclient.raw import raw, status_line
 
@@ -166,9 +174,12 @@ def run(invocation: Invocation) -> None:
 
         watch(socket_path, command.prefix, show, since=command.since, count=command.changes)
     elif isinstance(command, RequestArgs):
-        from thar.apiclient.client import send
+        if invocation.subcommand == "ephemeral-storage":
+            from thar.apiclient.ephemeral_storage import send_request
+        else:
+            from thar.apiclient.report import get_report as send_request
 
-        body = send(socket_path, command.request)
+        body = send_request(socket_path, command.request)
         if command.print_body:
             sys.stdout.write(body)
     elif isinstance(command, UnsupportedArgs):
@@ -189,12 +200,15 @@ def _may_log(invocation: Invocation) -> bool:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """The `apiclient` entry point; returns the exit status (0, 1 runtime error, 2 usage)."""
+    """The `apiclient` entry point; returns the exit status (0 success or help, 1 runtime error, 2 usage)."""
     try:
         invocation = parse_command_line(sys.argv[1:] if argv is None else argv)
     except _Usage as usage:
         help_text = usage.parser.format_help()
-        print(f"{usage.message}\n\n{help_text}" if usage.message else help_text, end="", file=sys.stderr)
+        if not usage.message:
+            sys.stdout.write(help_text)
+            return 0
+        print(f"{usage.message}\n\n{help_text}", end="", file=sys.stderr)
         return 2
     if _may_log(invocation):
         from thar.apiclient.logs import setup_logging
@@ -205,7 +219,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.flush()  # here, where a closed pipe can still be handled
     except ApiClientError as exc:
         wrapper = _WRAPPERS.get(invocation.subcommand)
-        print(f"{wrapper}: {exc}" if wrapper else str(exc), file=sys.stderr)
+        unwrapped = wrapper is None or isinstance(exc, NotSupported)
+        print(str(exc) if unwrapped else f"{wrapper}: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

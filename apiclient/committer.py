@@ -100,21 +100,22 @@ def _parser() -> _Parser:
         "--socket-path", default=default_socket_path(), metavar="PATH", help="API socket (default: %(default)s)"
     )
     parser.add_argument("--log-level", default="info", metavar="LEVEL", help="one of " + ", ".join(LOG_LEVELS))
-    parser.add_argument("-h", "--help", action="store_true", help="show this help and exit 2")
+    parser.add_argument("-h", "--help", action="store_true", help="show this help and exit")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point: exit 0 on a commit or an empty transaction, 1 on a failure, 2 on bad arguments."""
+    """Entry point: exit 0 on a commit, an empty transaction or --help, 1 on a failure, 2 on bad arguments."""
     parser = _parser()
     try:
         args = parser.parse_args(sys.argv[1:] if argv is None else list(argv))
         if args.help:
-            raise _UsageExit("")
+            sys.stdout.write(parser.format_help())
+            return 0
         if args.log_level.lower() not in LOG_LEVELS:
             raise _UsageExit(f"Invalid log level '{args.log_level}'")
     except _UsageExit as exc:
-        print(f"{exc}\n\n{parser.format_help()}" if str(exc) else parser.format_help(), end="", file=sys.stderr)
+        print(f"{exc}\n\n{parser.format_help()}", end="", file=sys.stderr)
         return 2
     setup_logging(args.log_level)
     log_pending(args.socket_path, args.transaction)

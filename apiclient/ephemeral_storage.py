@@ -1,7 +1,9 @@
 """`apiclient ephemeral-storage`: set up the host's ephemeral (instance-store) disks.
 
 `init` formats them (one disk, or a RAID0 array of several); `bind` bind-mounts allowed
-directories onto them; `list-disks` and `list-dirs` show what the server knows.
+directories onto them; `list-disks` and `list-dirs` show what the server knows. thar's server
+has no `/actions/ephemeral-storage` routes yet: its bare 404 (no reason) is reported as
+`NotSupported`.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from thar.apiclient.client import Request, SocketPath, send
+from thar.apiclient.errors import NotSupported, RequestFailed, ResponseStatus
 from thar.apiclient.set import compact_json
 
 __all__ = ["FILESYSTEMS", "bind_request", "init_request", "list_request", "send_request"]
@@ -46,5 +49,13 @@ def list_request(item: str, format: str | None = None) -> Request:
 
 
 def send_request(socket_path: SocketPath, request: Request) -> str:
-    """Send one ephemeral-storage request and return the body as is. Raises `RequestFailed`."""
-    return send(socket_path, request)
+    """Send one ephemeral-storage request and return the body as is.
+
+    Raises `NotSupported` when the server has no such route (404, empty body), else `RequestFailed`.
+    """
+    try:
+        return send(socket_path, request)
+    except RequestFailed as exc:
+        if isinstance(exc.cause, ResponseStatus) and exc.cause.status == 404 and not exc.cause.body.strip():
+            raise NotSupported("ephemeral-storage", "the server has no /actions/ephemeral-storage routes") from exc
+        raise

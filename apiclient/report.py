@@ -1,11 +1,13 @@
 """`apiclient report`: fetch a compliance report (CIS benchmark or FIPS) as the server renders it.
 
-The body is passed through untouched (text or JSON, as `--format` asked).
+The body is passed through untouched (text or JSON, as `--format` asked). thar's server has
+no `/report` routes yet: its bare 404 (no reason) is reported as `NotSupported`.
 """
 
 from __future__ import annotations
 
 from thar.apiclient.client import Request, SocketPath, send
+from thar.apiclient.errors import NotSupported, RequestFailed, ResponseStatus
 
 __all__ = ["REPORT_KINDS", "get_report", "report_request"]
 
@@ -33,5 +35,13 @@ def report_request(kind: str, *, level: int | None = None, format: str | None = 
 
 
 def get_report(socket_path: SocketPath, request: Request) -> str:
-    """Send a report request and return the body as is. Raises `RequestFailed`."""
-    return send(socket_path, request)
+    """Send a report request and return the body as is.
+
+    Raises `NotSupported` when the server has no such route (404, empty body), else `RequestFailed`.
+    """
+    try:
+        return send(socket_path, request)
+    except RequestFailed as exc:
+        if isinstance(exc.cause, ResponseStatus) and exc.cause.status == 404 and not exc.cause.body.strip():
+            raise NotSupported("report", "the server has no /report routes") from exc
+        raise

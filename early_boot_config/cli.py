@@ -78,7 +78,10 @@ def lint_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("files", nargs="+", metavar="FILE", help="user data files ('-' for standard input)")
-    parser.add_argument("--variant", default="thar-dev", help="variant name or directory (default thar-dev)")
+    parser.add_argument(
+        "--variant",
+        help="variant name or directory (default: VARIANT_ID of $THAR_ROOT/usr/lib/os-release, else thar-dev)",
+    )
     return parser
 
 
@@ -131,12 +134,15 @@ def _boot(argv: Sequence[str]) -> int:
 
 def _lint(argv: Sequence[str]) -> int:
     from .errors import VariantUnknown
-    from .lint import lint_file
+    from .lint import lint_file, lint_variant
     from .validate import load_named_variant
 
     args = lint_parser().parse_args(argv)
+    name, note = lint_variant(args.variant)
+    if note is not None:
+        print(note, file=sys.stderr)
     try:
-        variant = load_named_variant(args.variant)
+        variant = load_named_variant(name)
     except VariantUnknown as exc:
         print(exc, file=sys.stderr)
         return 2
@@ -144,7 +150,8 @@ def _lint(argv: Sequence[str]) -> int:
     for path in args.files:
         result = lint_file(path, variant)
         if result.ok:
-            print(f"{result.source}: OK (variant '{variant.name}')")
+            empty = ", empty: no user data" if result.empty else ""
+            print(f"{result.source}: OK (variant '{variant.name}'{empty})")
         else:
             failed = True
             for line in result.problems:

@@ -10,7 +10,8 @@
 
 A datastore path that does not exist is the first boot: the message goes to stderr and the
 exit status is 0. Usage errors exit 2; a failed migration (or any other runtime error)
-prints its message on stderr and exits 1; success exits 0.
+prints its message on stderr and exits 1; success exits 0. ``-h``/``--help`` prints the usage
+on stdout and exits 0.
 """
 
 from __future__ import annotations
@@ -143,8 +144,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the migrator; return its exit status."""
     from .migrator import migrate_datastore
 
+    argv = sys.argv[1:] if argv is None else argv
+    if "-h" in argv or "--help" in argv:
+        sys.stdout.write(USAGE)
+        return 0
     try:
-        options = parse_args(sys.argv[1:] if argv is None else argv)
+        options = parse_args(argv)
     except FirstBoot as exc:
         print(exc, file=sys.stderr)
         return 0

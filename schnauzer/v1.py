@@ -10,7 +10,8 @@ sundog runs it for a setting whose ``template`` metadata is a Handlebars templat
    (v1 templates have no frontmatter);
 4. the result is printed as a JSON string and a newline.
 
-No argument, or ``-h``/``--help``: usage on stderr, exit 2. Any failure: stderr, exit 1.
+``-h``/``--help``: usage on stdout, exit 0. No argument or several: usage on stderr, exit 2.
+Any failure: stderr, exit 1.
 """
 
 from __future__ import annotations
@@ -72,15 +73,17 @@ def render_setting(socket_path: str, key: str, env: HelperEnvironment | None = N
     return render_body(template, model, helpers)
 
 
-def _usage(program: str) -> int:
-    print(f"Usage: {program} SETTING_KEY", file=sys.stderr)
-    return 2
+def _usage(program: str, *, requested: bool = False) -> int:
+    print(f"Usage: {program} SETTING_KEY", file=sys.stdout if requested else sys.stderr)
+    return 0 if requested else 2
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     program = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "schnauzer"
-    if len(args) != 1 or args[0] in ("-h", "--help"):
+    if "-h" in args or "--help" in args:
+        return _usage(program, requested=True)
+    if len(args) != 1:
         return _usage(program)
     try:
         rendered = render_setting(default_socket_path(), args[0])

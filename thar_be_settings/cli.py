@@ -7,7 +7,8 @@ thar-be-settings [--all] [--daemon] [--socket-path PATH] [--log-level LEVEL]
 
 Without `--all`, the changed keys are read from stdin as a JSON array of strings. Exit status:
 0 success (or nothing affected, or the `--daemon` parent), 1 any runtime error (its message on
-stderr), 2 a usage error. See README.md and spec/thar-be-settings.md.
+stderr), 2 a usage error; `-h`/`--help` prints the usage on stdout and exits 0. See README.md
+and spec/thar-be-settings.md.
 """
 
 from __future__ import annotations
@@ -100,8 +101,12 @@ def _run(args: Arguments) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if "-h" in argv or "--help" in argv:
+        sys.stdout.write(USAGE)
+        return 0
     try:
-        args = parse_args(sys.argv[1:] if argv is None else argv)
+        args = parse_args(argv)
     except UsageError as exc:
         return _usage(str(exc))
     log.set_level(args.log_level)

@@ -31,6 +31,9 @@ def restart_log() -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
+    if args in (["-h"], ["--help"]):
+        print("usage: thar-record-restart SERVICE")
+        return 0
     if len(args) != 1 or not args[0] or args[0].startswith("-"):
         print("usage: thar-record-restart SERVICE", file=sys.stderr)
         return 2
@@ -51,6 +54,10 @@ def main(argv: list[str] | None = None) -> int:
 SCRIPT = r"""#!/bin/sh
 # thar-record-restart SERVICE: records in $THAR_ROOT/run/thar/restarts.log the restart of
 # SERVICE that a real host would run, with the changed settings of CHANGED_SETTINGS.
+if [ "$#" -eq 1 ] && { [ "$1" = -h ] || [ "$1" = --help ]; }; then
+    echo "usage: thar-record-restart SERVICE"
+    exit 0
+fi
 if [ "$#" -ne 1 ] || [ -z "$1" ]; then
     echo "usage: thar-record-restart SERVICE" >&2
     exit 2

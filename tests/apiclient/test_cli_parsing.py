@@ -210,16 +210,16 @@ def test_the_last_of_verbose_and_log_level_wins(
 
 
 @pytest.mark.parametrize("argv", [["-h"], ["--help"], ["get", "-h", "motd"]])
-def test_help_prints_usage_on_stderr_and_exits_2(
+def test_help_prints_usage_on_stdout_and_exits_0(
     capsys: pytest.CaptureFixture[str], peer: ApiPeer, argv: list[str]
 ) -> None:
     code, out, err = on_peer(capsys, peer, *argv)
-    assert (code, out, peer.requests) == (2, "", [])
+    assert (code, err, peer.requests) == (0, "", [])
     subcommand = argv[0] if argv[0] == "get" else ""
-    assert err.startswith(f"usage: apiclient {subcommand}".rstrip())
+    assert out.startswith(f"usage: apiclient {subcommand}".rstrip())
     if not subcommand:
         for word in ("raw", "get", "set", "apply", "reboot", "report", "ephemeral-storage", "--socket-path"):
-            assert word in err
+            assert word in out
 
 
 @pytest.mark.parametrize(
@@ -229,8 +229,8 @@ def test_help_after_a_subcommand_shows_that_subcommand(
     capsys: pytest.CaptureFixture[str], peer: ApiPeer, subcommand: str
 ) -> None:
     code, out, err = on_peer(capsys, peer, subcommand, "--help")
-    assert (code, out, peer.requests) == (2, "", [])
-    assert err.startswith(f"usage: apiclient {subcommand}")
+    assert (code, err, peer.requests) == (0, "", [])
+    assert out.startswith(f"usage: apiclient {subcommand}")
 
 
 # -- raw
@@ -240,8 +240,17 @@ def test_no_arguments_is_raw_without_uri(capsys: pytest.CaptureFixture[str], pee
     assert usage_error(capsys, peer) == "Missing required argument '--uri'"
 
 
-def test_an_unknown_word_is_an_unknown_raw_argument(capsys: pytest.CaptureFixture[str], peer: ApiPeer) -> None:
-    assert usage_error(capsys, peer, "foo") == "Unknown argument 'foo'"
+def test_an_unknown_word_is_an_unknown_argument_naming_the_subcommands(
+    capsys: pytest.CaptureFixture[str], peer: ApiPeer
+) -> None:
+    message = usage_error(capsys, peer, "foo")
+    assert message.startswith("Unknown argument 'foo': not a subcommand.")
+    assert "raw, apply, exec, get, reboot, report, set, update, ephemeral-storage" in message
+
+
+def test_a_mistyped_subcommand_suggests_the_closest(capsys: pytest.CaptureFixture[str], peer: ApiPeer) -> None:
+    message = usage_error(capsys, peer, "sett", "motd=hi")
+    assert message.startswith("Unknown argument 'sett': not a subcommand; did you mean 'set'?")
 
 
 @pytest.mark.parametrize(

@@ -141,11 +141,33 @@ def test_apply_patches_each_source_in_order_then_commits_once(
     assert (commit.method, commit.uri) == ("POST", f"/tx/commit_and_apply?tx={tx}")
 
 
-def test_apply_of_a_bare_path_sends_nothing(capsys: pytest.CaptureFixture[str], peer: ApiPeer) -> None:
-    code, out, err = run(capsys, peer, "apply", "/a.toml")
+def test_apply_of_a_missing_plain_path_sends_nothing(
+    capsys: pytest.CaptureFixture[str], peer: ApiPeer, tmp_path: Path
+) -> None:
+    missing = str(tmp_path / "a.toml")
+    code, out, err = run(capsys, peer, "apply", missing)
     assert (code, out) == (1, "")
-    assert err == "Failed to apply settings: Given invalid URI '/a.toml': relative URL without a base\n"
+    assert err.startswith(f"Failed to apply settings: Failed to read given file '{missing}': ")
+    assert "No such file or directory" in err
     assert peer.requests == []
+
+
+def test_apply_takes_a_plain_path_as_well_as_a_file_uri(peer: ApiPeer, tmp_path: Path) -> None:
+    (tmp_path / "relative.toml").write_text('[settings]\nmotd = "relative"\n')
+    (tmp_path / "absolute.toml").write_text('[settings]\nmotd = "absolute"\n')
+    (tmp_path / "uri.toml").write_text('[settings]\nmotd = "uri"\n')
+    sources = ["relative.toml", str(tmp_path / "absolute.toml"), (tmp_path / "uri.toml").as_uri()]
+    result = subprocess.run(
+        [sys.executable, "-m", "thar.apiclient", "-s", peer.socket_path, "apply", *sources],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=tmp_path,
+        stdin=subprocess.DEVNULL,
+    )
+    assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
+    patches = [r.json() for r in peer.requests if r.method == "PATCH"]
+    assert patches == [{"motd": "relative"}, {"motd": "absolute"}, {"motd": "uri"}]
 
 
 def test_apply_reads_every_source_before_sending_anything(
@@ -428,6 +450,7 @@ def test_report_fips_and_its_failure(capsys: pytest.CaptureFixture[str], peer: A
 def test_ephemeral_storage_list_and_init(capsys: pytest.CaptureFixture[str], peer: ApiPeer) -> None:
     peer.route("GET", "/actions/ephemeral-storage/list-dirs", (200, "/var/lib/containerd\n/var/lib/host-containerd\n"))
     peer.route("POST", "/actions/ephemeral-storage/init", (204, ""))
+    peer.route("POST", "/actions/ephemeral-storage/bind", (404, "No such directory: /var/lib/x"))
     assert run(capsys, peer, "ephemeral-storage", "list-dirs") == (
         0,
         "/var/lib/containerd\n/var/lib/host-containerd\n",
@@ -440,6 +463,15 @@ def test_ephemeral_storage_list_and_init(capsys: pytest.CaptureFixture[str], pee
     assert err.startswith(
         "Failed to initialize ephemeral storage: Failed POST request to '/actions/ephemeral-storage/bind'"
     )
+
+
+@pytest.mark.parametrize("argv", [["report", "cis"], ["ephemeral-storage", "list-disks"]])
+def test_a_bare_404_means_the_server_has_no_such_verb(
+    capsys: pytest.CaptureFixture[str], peer: ApiPeer, argv: list[str]
+) -> None:
+    code, out, err = run(capsys, peer, *argv)
+    assert (code, out) == (1, "")
+    assert err.startswith(f"'apiclient {argv[0]}' is not supported by thar yet")
 
 
 # -- THAR_ROOT

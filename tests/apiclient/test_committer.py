@@ -110,7 +110,7 @@ def test_usage_errors_print_usage_naming_the_defaults_and_exit_2(
     assert "/run/api.sock" in err
 
 
-def test_help_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = run(capsys, "--help")
-    assert code == 2
-    assert err.startswith("usage: settings-committer")
+def test_help_prints_usage_on_stdout_and_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "--help")
+    assert (code, err) == (0, "")
+    assert out.startswith("usage: settings-committer")

@@ -261,11 +261,21 @@ def test_duplicate_toml_tables_are_an_error() -> None:
         parse_settings_document("s", "[settings]\nmotd = 'a'\n[settings]\nmotd = 'b'\n")
 
 
-@pytest.mark.parametrize("source", ["/a.toml", "a.toml", "./a.toml", "", "//host/a"])
-def test_a_bare_path_is_not_a_uri(source: str) -> None:
+@pytest.mark.parametrize("source", ["", "//host/a"])
+def test_nothing_or_an_authority_without_a_scheme_is_not_a_uri(source: str) -> None:
     with pytest.raises(InvalidUri) as info:
         read_source(source)
     assert str(info.value) == f"Given invalid URI '{source}': relative URL without a base"
+
+
+@pytest.mark.parametrize("form", ["absolute", "relative", "dot-relative"])
+def test_a_plain_path_is_read_as_a_file(form: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "a.toml").write_text('[settings]\nmotd = "a"\n')
+    monkeypatch.chdir(tmp_path)
+    source = {"absolute": str(tmp_path / "a.toml"), "relative": "a.toml", "dot-relative": "./a.toml"}[form]
+    assert read_source(source) == '[settings]\nmotd = "a"\n'
+    with pytest.raises(SourceReadFailed, match=re.escape("Failed to read given file 'b.toml'")):
+        read_source("b.toml")
 
 
 @pytest.mark.parametrize("source", ["file://otherhost/etc/x.toml", "file:relative.toml"])
@@ -310,8 +320,8 @@ def test_sources_keep_input_order(tmp_path: Path) -> None:
 def test_the_first_failing_source_in_input_order_is_reported(tmp_path: Path) -> None:
     good = tmp_path / "good.toml"
     good.write_text('[settings]\nmotd = "x"\n')
-    with pytest.raises(InvalidUri, match="'/b'"):
-        read_sources([good.as_uri(), "/b", (tmp_path / "missing").as_uri()])
+    with pytest.raises(InvalidUri, match="'//b'"):
+        read_sources([good.as_uri(), "//b", (tmp_path / "missing").as_uri()])
 
 
 # -- report and ephemeral-storage

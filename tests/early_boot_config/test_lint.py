@@ -4,6 +4,7 @@ against every conformance variant (../shared/conformance/defaults)."""
 from __future__ import annotations
 
 import gzip
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -16,13 +17,22 @@ CONFORMANCE = Path(__file__).resolve().parents[2].parent / "shared" / "conforman
 VARIANTS = sorted(p.name for p in CONFORMANCE.iterdir() if (p / "defaults.d").is_dir()) if CONFORMANCE.is_dir() else []
 
 
-def lint(*args: str | Path) -> subprocess.CompletedProcess[str]:
+def lint(*args: str | Path, root: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run lint; THAR_ROOT is `root` (default: a directory without os-release)."""
+    env = dict(os.environ, THAR_ROOT=str(root or Path(__file__).parent))
     return subprocess.run(
         [sys.executable, "-m", "thar.early_boot_config", "lint", *map(str, args)],
         capture_output=True,
         text=True,
         timeout=60,
+        env=env,
     )
+
+
+def with_os_release(root: Path, text: str) -> Path:
+    (root / "usr/lib").mkdir(parents=True)
+    (root / "usr/lib/os-release").write_text(text)
+    return root
 
 
 def test_the_conformance_variants_are_there() -> None:
@@ -37,12 +47,50 @@ def test_valid_user_data_passes(tmp_path: Path) -> None:
     assert f"{file}: OK (variant 'thar-dev')" in result.stdout
 
 
+def test_without_variant_or_os_release_it_says_it_checked_against_thar_dev(tmp_path: Path) -> None:
+    file = tmp_path / "ud.toml"
+    file.write_text('[settings]\nmotd = "hi"\n')
+    result = lint(file, root=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == (
+        f"No --variant and no VARIANT_ID in {tmp_path}/usr/lib/os-release: checked against 'thar-dev'\n"
+    )
+
+
+def test_the_variant_comes_from_the_os_release_under_thar_root(tmp_path: Path) -> None:
+    root = with_os_release(tmp_path / "root", 'NAME=Bottlerocket\nVARIANT_ID="aws-dev"\n')
+    file = tmp_path / "ud.toml"
+    file.write_text('[settings]\nmotd = "hi"\n[settings.aws]\nregion = "us-west-2"\n')
+    result = lint(file, root=root)
+    assert (result.returncode, result.stderr) == (0, "")
+    assert f"{file}: OK (variant 'aws-dev')" in result.stdout
+    assert lint(file).returncode == 1  # thar-dev has no aws settings
+
+
+def test_variant_flag_wins_over_the_os_release(tmp_path: Path) -> None:
+    root = with_os_release(tmp_path / "root", "VARIANT_ID=aws-dev\n")
+    file = tmp_path / "ud.toml"
+    file.write_text('[settings.aws]\nregion = "us-west-2"\n')
+    result = lint(file, "--variant", "thar-dev", root=root)
+    assert result.returncode == 1
+    assert "variant 'thar-dev'" in result.stderr
+
+
+def test_an_empty_file_is_accepted_as_the_boot_accepts_it(tmp_path: Path) -> None:
+    file = tmp_path / "empty.toml"
+    file.write_bytes(b"")
+    result = lint(file)
+    assert result.returncode == 0, result.stderr
+    assert f"{file}: OK (variant 'thar-dev', empty: no user data)" in result.stdout
+
+
 def test_every_problem_is_listed(tmp_path: Path) -> None:
     file = tmp_path / "ud.toml"
     file.write_text('[settings]\nmotd = 1\n[settings.ntp]\ntime-servers = ["ok.example", "how are you"]\n')
     result = lint(file)
     assert result.returncode == 1
-    lines = result.stderr.splitlines()
+    note, *lines = result.stderr.splitlines()
+    assert note.endswith("checked against 'thar-dev'")
     assert "settings.motd = 1: must be a string (no conversion from other types)" in lines
     assert any(line.startswith('settings.ntp.time-servers[1] = "how are you"') for line in lines)
     assert str(file) in lines[0] and "2 problem(s)" in lines[0]

@@ -69,10 +69,17 @@ def test_both_forms_write_the_same_lines_to_one_log(tmp_path: Path) -> None:
     assert [stamp for stamp, _ in lines] == sorted(stamp for stamp, _ in lines)
 
 
-@pytest.mark.parametrize("args", [(), ("a", "b"), ("-h",), ("",)])
+@pytest.mark.parametrize("args", [(), ("a", "b"), ("-x",), ("-h", "chronyd"), ("",)])
 def test_anything_but_one_service_is_a_usage_error(recorder: str, tmp_path: Path, args: tuple[str, ...]) -> None:
     done = record(recorder, *args, root=tmp_path)
     assert (done.returncode, done.stdout, done.stderr) == (2, "", "usage: thar-record-restart SERVICE\n")
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("flag", ["-h", "--help"])
+def test_help_prints_the_usage_on_stdout_and_exits_0(recorder: str, tmp_path: Path, flag: str) -> None:
+    done = record(recorder, flag, root=tmp_path)
+    assert (done.returncode, done.stdout, done.stderr) == (0, "usage: thar-record-restart SERVICE\n", "")
     assert not (tmp_path / "run").exists()
 
 
