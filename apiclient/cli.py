@@ -32,7 +32,7 @@ from thar.apiclient._commands import (
     WatchArgs,
 )
 from thar.apiclient._parsers import SUBCOMMANDS, SplitArgv, _Usage, parse_command_line, split_argv
-from thar.apiclient.errors import ApiClientError, NotSupported
+from thar.apiclient.errors import ApiClientError, InvalidJsonResponse, NotSupported
 from thar.logs import DEBUG
 from thar.logs import LEVELS as LOG_LEVELS
 
@@ -83,10 +83,15 @@ def run(invocation: Invocation) -> None:
     command = invocation.command
     socket_path = invocation.socket_path
     if isinstance(command, GetArgs):
-        from thar.apiclient.get import get_json, get_prefixes
+        from thar.apiclient.get import get_prefixes, get_uri
 
         if command.uri is not None:
-            value = get_json(socket_path, command.uri)
+            value, text = get_uri(socket_path, command.uri)
+            if text is not None and not command.toml:  # not JSON (/metrics): shown as it is
+                sys.stdout.write(text if text.endswith("\n") else text + "\n")
+                return
+            if text is not None:
+                raise InvalidJsonResponse(text, ValueError("--toml needs a JSON answer"))
         else:
             value = get_prefixes(socket_path, command.prefixes)
         if command.toml:
