@@ -32,7 +32,7 @@ from thar.apiclient._commands import (
     WatchArgs,
 )
 from thar.apiclient._parsers import SUBCOMMANDS, SplitArgv, _Usage, parse_command_line, split_argv
-from thar.apiclient.errors import ApiClientError, InvalidJsonResponse, NotSupported
+from thar.apiclient.errors import ApiClientError, NotSupported
 from thar.logs import DEBUG
 from thar.logs import LEVELS as LOG_LEVELS
 
@@ -87,11 +87,9 @@ def run(invocation: Invocation) -> None:
 
         if command.uri is not None:
             value, text = get_uri(socket_path, command.uri)
-            if text is not None and not command.toml:  # not JSON (/metrics): shown as it is
+            if text is not None:  # not JSON (/metrics): shown as it is
                 sys.stdout.write(text if text.endswith("\n") else text + "\n")
                 return
-            if text is not None:
-                raise InvalidJsonResponse(text, ValueError("--toml needs a JSON answer"))
         else:
             value = get_prefixes(socket_path, command.prefixes)
         if command.toml:

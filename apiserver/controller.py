@@ -47,9 +47,9 @@ from .errors import (
     NotASetting,
     NotFoundInDatastore,
     OsReleaseFailed,
-    UnknownSetting,
     SerdeFailed,
     SplitFailed,
+    UnknownSetting,
     write_failed,
 )
 from .history import commit_patch, history_entries, revert_changes, rollback_changes

@@ -23,7 +23,11 @@ from pydantic import BaseModel, ValidationError
 
 from .base import CONTROL_CHARACTER, find_control_character
 
-__all__ = ["ModelError", "format_errors"]
+__all__ = ["CLOSE", "ModelError", "format_errors"]
+
+CLOSE = 0.7
+"""How alike (difflib's ratio) a misspelled name and a real one must be for the real one to be
+suggested: `motdd`/`motd`, `servers`/`time-servers`, but not `kubernetes`/`kernel`."""
 
 
 class ModelError(ValueError):
@@ -43,7 +47,7 @@ def format_errors(exc: ValidationError, root: str = "settings", model: type[Base
         if kind == "extra_forbidden":
             allowed = _allowed_fields(model, error["loc"][:-1])
             given = error["loc"][-1]
-            guess = difflib.get_close_matches(given, allowed, n=1, cutoff=0.6) if isinstance(given, str) else []
+            guess = difflib.get_close_matches(given, allowed, n=1, cutoff=CLOSE) if isinstance(given, str) else []
             if guess:
                 hint = f"; did you mean {_path(root, (*error['loc'][:-1], guess[0]))}?"
             else:

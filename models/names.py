@@ -3,7 +3,8 @@
     unknown_name(model, "settings.motdd")        -> "settings.motdd: no such setting; did you mean settings.motd?"
     unknown_name(model, "settings.motd")         -> None (the model has it, set or not)
     unknown_name(model, "settings.mo", prefix=True) -> None (a prefix of `settings.motd`)
-    unknown_name(model, 'settings.host-containers.admin.sorce') -> "...; did you mean settings.host-containers.admin.source?"
+    unknown_name(model, "settings.host-containers.admin.sorce")
+        -> "...; did you mean settings.host-containers.admin.source?"
 
 Names are walked segment by segment: a struct has its fields, a map (`node-labels`,
 `host-containers`) takes any key and goes on into its values, anything else ends the name.
@@ -16,7 +17,7 @@ from typing import Any, get_args, get_origin
 
 from pydantic import BaseModel
 
-from .errors import _alternatives, _struct_of
+from .errors import CLOSE, _alternatives, _struct_of
 
 __all__ = ["nearest_field", "split_name", "unknown_name"]
 
@@ -40,7 +41,7 @@ def split_name(name: str) -> list[str]:
 
 def nearest_field(given: str, names: list[str]) -> str | None:
     """The name among ``names`` closest to ``given`` (difflib), if any is close enough."""
-    matches = difflib.get_close_matches(given, names, n=1, cutoff=0.6)
+    matches = difflib.get_close_matches(given, names, n=1, cutoff=CLOSE)
     return matches[0] if matches else None
 
 
@@ -82,6 +83,10 @@ def unknown_name(model: type[BaseModel], name: str, *, prefix: bool = False, roo
         if last and partial and any(field.startswith(segment) for field in fields):
             return None
         guess = nearest_field(segment, sorted(fields))
-        hint = f"; did you mean {walked}.{_show(guess)}?" if guess else f" (none under {walked} is close)"
+        hint = (
+            f"; did you mean {walked}.{_show(guess)}?"
+            if guess
+            else f" (known under {walked}: {', '.join(sorted(fields))})"
+        )
         return f"{name}: no such setting{hint}"
     return None
