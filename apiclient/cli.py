@@ -93,10 +93,13 @@ def run(invocation: Invocation) -> None:
     command = invocation.command
     socket_path = invocation.socket_path
     if isinstance(command, GetArgs):
-        from thar.apiclient.get import get_json, get_prefixes
+        from thar.apiclient.get import get_prefixes, get_uri
 
         if command.uri is not None:
-            value = get_json(socket_path, command.uri)
+            value, text = get_uri(socket_path, command.uri)
+            if text is not None:  # not JSON (/metrics): shown as it is
+                sys.stdout.write(text if text.endswith("\n") else text + "\n")
+                return
         else:
             value = get_prefixes(socket_path, command.prefixes)
         if command.toml:

@@ -111,7 +111,8 @@ class InvalidJsonResponse(ApiClientError):
 
     def __init__(self, body: str, error: ValueError) -> None:
         self.body = body
-        super().__init__(f"Response contained invalid JSON '{body}' - {error}")
+        shown = body if len(body) <= 200 else f"{body[:200]}… ({len(body)} characters)"
+        super().__init__(f"Response contained invalid JSON '{shown}' - {error}")
 
 
 class RequestFailed(ApiClientError):

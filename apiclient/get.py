@@ -22,6 +22,7 @@ __all__ = [
     "get_json",
     "get_prefixes",
     "get_settings",
+    "get_uri",
     "merge_json",
     "prefix_request",
     "settings_request",
@@ -73,14 +74,32 @@ def get_json(socket_path: SocketPath, uri: str) -> Any:
     return _parse(body)
 
 
+def get_uri(socket_path: SocketPath, uri: str) -> tuple[Any, str | None]:
+    """Checked `GET {uri}`: `(value, None)` for a JSON body, `(None, body)` for any other (the
+    text of `/metrics`, say). Raises `RequestFailed` for a failed request."""
+    body = send(socket_path, Request("GET", uri))
+    try:
+        return json.loads(body), None
+    except ValueError:
+        return None, body
+
+
 def get_prefixes(socket_path: SocketPath, prefixes: Sequence[str]) -> dict[str, Any]:
     """Fetch each model prefix in order and return the deep merge of the responses.
 
-    No implicit `settings.`: `motd` matches nothing and gives `{}`. Raises as `get_json`.
+    No implicit `settings.`: `motd` matches nothing. A prefix that selects nothing is asked
+    again with thar's `strict=true`, which answers 404 (`RequestFailed`, the message naming the
+    prefix and the nearest setting) when the variant's model has nothing of that name, and `{}`
+    for a setting that has no value; Bottlerocket's server ignores the flag and answers `{}`.
+    Raises as `get_json`.
     """
     merged: dict[str, Any] = {}
     for prefix in prefixes:
-        merged = merge_json(merged, _parse(send(socket_path, prefix_request(prefix))))
+        request = prefix_request(prefix)
+        value = _parse(send(socket_path, request))
+        if value == {}:
+            send(socket_path, Request("GET", request.uri + "&strict=true"))
+        merged = merge_json(merged, value)
     return merged
 
 

@@ -32,6 +32,7 @@ from thar.datastore import (
     to_pairs_with_prefix,
 )
 from thar.models import ConfigurationFile, ModelError, Service, Variant, parse_os_release
+from thar.models.names import split_name, unknown_name
 
 from .errors import (
     BadKey,
@@ -48,6 +49,7 @@ from .errors import (
     OsReleaseFailed,
     SerdeFailed,
     SplitFailed,
+    UnknownSetting,
     write_failed,
 )
 from .history import commit_patch, history_entries, revert_changes, rollback_changes
@@ -108,6 +110,16 @@ def type_keypair_value(text: str) -> bool | int | float | str:
         if value not in (float("inf"), float("-inf")):
             return value
     return text
+
+
+def _has(found: dict[str, Any], name: str) -> bool:
+    """Whether the nested answer ``found`` holds the dotted ``name``."""
+    node: Any = found
+    for segment in split_name(name):
+        if not isinstance(node, dict) or segment not in node:
+            return False
+        node = node[segment]
+    return True
 
 
 class Controller:
@@ -204,6 +216,37 @@ class Controller:
         if check_prefix(prefix, OS) is not None:
             model["os"] = self._os_filtered(prefix)
         return model
+
+    def check_setting(self, name: str, *, prefix: bool = False) -> None:
+        """Raise ``UnknownSetting`` unless the variant's model has the setting ``name`` (``settings.…``)
+        — with ``prefix``, a setting whose name starts with it — whether or not it has a value."""
+        problem = unknown_name(self.variant.settings_model, name, prefix=prefix)
+        if problem is not None:
+            raise UnknownSetting(problem)
+
+    def check_settings_query(self, keys: list[str] | None, prefix: str | None, found: dict[str, Any]) -> None:
+        """``GET /settings`` with ``strict``: raise ``UnknownSetting`` for a key without a value that
+        the model does not have, or for a prefix that selects nothing and names nothing in the model."""
+        if keys is not None:
+            for name in keys:
+                if not _has(found, name):
+                    self.check_setting(name)
+        elif prefix is not None and not found:
+            self.check_setting(prefix if prefix.startswith("settings") else SETTINGS + prefix, prefix=True)
+
+    def check_model_prefix(self, prefix: str) -> None:
+        """``GET /?prefix=`` with ``strict``: raise ``UnknownSetting`` for a prefix that selects
+        nothing the variant has (a setting outside its model, or no area at all: ``motd``)."""
+        if check_prefix(prefix, SETTINGS) is not None:
+            self.check_setting(prefix, prefix=True)
+            return
+        if any(check_prefix(prefix, area) is not None for area in (SERVICES, CONFIGURATION_FILES, OS)):
+            return
+        if unknown_name(self.variant.settings_model, SETTINGS + prefix, prefix=True) is None:
+            raise UnknownSetting(f"{prefix}: nothing has this prefix; did you mean {SETTINGS}{prefix}?")
+        raise UnknownSetting(
+            f"{prefix}: nothing has this prefix; prefixes start with settings., services., configuration-files. or os."
+        )
 
     def _area(self, pairs: dict[Key, str], name: str, prefix: str | None = None) -> dict[str, Any]:
         """The area's entries from ``pairs``, each checked against its model. With ``prefix`` (what
@@ -398,14 +441,11 @@ class Controller:
     def settings_to_reset(self, names: list[str]) -> list[Key]:
         """The keys ``DELETE /settings?keys=`` names (``motd`` is ``settings.motd``); each must be
         under a setting of the variant's model, else ``NotASetting`` (``os.arch`` is not one)."""
-        known = sorted(field.alias or name for name, field in self.variant.settings_model.model_fields.items())
         keys = [settings_key(name) for name in names]
         for name, key in zip(names, keys, strict=True):
-            if len(key.segments) > 1 and key.segments[1] not in known:
-                top = key.segments[1]
-                raise NotASetting(
-                    name, f"is not one: '{top}' is not a setting of this variant (known: {', '.join(known)})"
-                )
+            problem = unknown_name(self.variant.settings_model, key.name)
+            if problem is not None:
+                raise NotASetting(name, f"is not one: {problem}")
         return keys
 
     def delete_transaction(self, tx: str, guard: Guard | None = None) -> list[str]:

@@ -40,6 +40,7 @@ __all__ = [
     "SerdeFailed",
     "SerializeFailed",
     "SplitFailed",
+    "UnknownSetting",
     "write_failed",
 ]
 
@@ -87,8 +88,13 @@ class JsonDeserialize(ApiError):
 
 
 class ContentTypeError(ApiError):
-    def __init__(self) -> None:
-        super().__init__("Content type error")
+    def __init__(self, given: str = "") -> None:
+        shown = "".join(c if c.isprintable() else "?" for c in given[:60]) + ("…" if len(given) > 60 else "")
+        sent = f"'{shown}'" if given else "none"
+        super().__init__(
+            f"Content type error: send the body as JSON with 'Content-Type: application/json' (any */json or "
+            f"*/*+json type is accepted; application/json-patch+json for a JSON Patch), not {sent}"
+        )
 
 
 class PayloadTooLarge(ApiError):
@@ -122,6 +128,11 @@ class NotASetting(ApiError):
 
     def __init__(self, name: str, detail: str) -> None:
         super().__init__(f"Input 'keys' must name settings, and '{name}' {detail}")
+
+
+class UnknownSetting(ApiError):
+    """A name or prefix that names nothing in the variant's model (thar: 404 with ``strict=true``,
+    and for watches; Bottlerocket answers ``{}``). The message suggests the nearest setting."""
 
 
 class JsonPatchFailed(ApiError):
@@ -226,6 +237,7 @@ STATUS: dict[type[ApiError], HTTPStatus] = {
     Forbidden: HTTPStatus.FORBIDDEN,
     # 404
     NotFoundInDatastore: HTTPStatus.NOT_FOUND,
+    UnknownSetting: HTTPStatus.NOT_FOUND,
     GenerationNotFound: HTTPStatus.NOT_FOUND,
     # 409
     NothingToConfirm: HTTPStatus.CONFLICT,

@@ -148,7 +148,7 @@ def _is_json(content_type: str) -> bool:
 
 async def _json_body(request: web.Request) -> Any:
     if not _is_json(request.headers.get("Content-Type", "")):
-        raise ContentTypeError()
+        raise ContentTypeError(request.headers.get("Content-Type", ""))
     if request.content_length is not None and request.content_length > JSON_LIMIT:
         raise PayloadTooLarge(request.content_length, JSON_LIMIT)
     chunks, size = [], 0
@@ -216,8 +216,17 @@ async def _apply(app: web.Application, keys: list[str] | None) -> None:
 
 
 # -- handlers -------------------------------------------------------------------------------------
+def _strict(request: web.Request) -> bool:
+    """thar's ``strict=true``: a name outside the variant's model is a 404, not ``{}``."""
+    return _param(request, "strict") == "true"
+
+
 async def get_model(request: web.Request) -> web.Response:
-    return _json(request.app[CONTROLLER].get_model(_param(request, "prefix")))
+    controller, prefix = request.app[CONTROLLER], _param(request, "prefix")
+    model = controller.get_model(prefix)
+    if not model and prefix and _strict(request):
+        controller.check_model_prefix(prefix)
+    return _json(model)
 
 
 async def get_settings(request: web.Request) -> web.Response:
@@ -229,7 +238,10 @@ async def get_settings(request: web.Request) -> web.Response:
     body = cache.get(target)
     if body is None:
         keys, prefix = _list_param(request, "keys"), _param(request, "prefix")
-        body = _dumps(controller.get_settings(keys, prefix))
+        settings = controller.get_settings(keys, prefix)
+        if _strict(request):
+            controller.check_settings_query(keys, prefix, settings)
+        body = _dumps(settings)
         if len(cache) < CACHED_QUERIES:
             cache[target] = body
     return web.Response(body=body, content_type="application/json")
@@ -269,6 +281,7 @@ async def watch_settings(request: web.Request) -> web.Response:
     """Long-poll until a commit after ``since`` changes a key under ``prefix``."""
     app, controller = request.app, request.app[CONTROLLER]
     prefix = _settings_prefix(request) or "settings."
+    controller.check_setting(prefix, prefix=True)
     since = _int_param(request, "since")
     value = _param(request, "timeout")
     try:

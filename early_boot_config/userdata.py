@@ -1,7 +1,8 @@
 """User data: a TOML document whose `[settings]` table becomes the settings to PATCH.
 
 TOML is read with the standard library's `tomllib` (TOML 1.0): a syntax error, a duplicate
-key or table names its line and column. Every top-level entry other than `settings` is
+key or table names its line and column; a duplicate names the table or key by its TOML name and
+the line of its first definition. Every top-level entry other than `settings` is
 ignored. A TOML date or time cannot be a setting; it is reported with its dotted key.
 """
 
@@ -12,6 +13,7 @@ import tomllib
 from typing import Any
 
 from .errors import UserDataError
+from .toml_errors import describe_toml_error
 
 __all__ = ["find_datetime", "parse_user_data"]
 
@@ -25,7 +27,7 @@ def parse_user_data(text: str, source: str) -> dict[str, Any]:
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise UserDataError(source, f"Error parsing TOML user data: {exc}") from None
+        raise UserDataError(source, f"Error parsing TOML user data: {describe_toml_error(exc, text)}") from None
     if "settings" not in document:
         raise UserDataError(source, "TOML data did not contain 'settings' section")
     settings = document["settings"]

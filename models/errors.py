@@ -2,6 +2,7 @@
 the value given and the rule broken.
 
     settings.ntp.time-servers[1] = "how are you": Unable to deserialize into Url: …
+    settings.motdd: unknown field; did you mean settings.motd?
     settings.kernel.bogus: unknown field (allowed: lockdown, modules, sysctl)
     settings.kubernetes.max-pods = -1: out of range: input should be greater than or equal to 0
     settings.ntp.options[0] = "iburst\nserver evil": U+000A (line feed) is a control character: …
@@ -12,6 +13,7 @@ value), not at the field.
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from types import UnionType
@@ -21,7 +23,11 @@ from pydantic import BaseModel, ValidationError
 
 from .base import CONTROL_CHARACTER, find_control_character
 
-__all__ = ["ModelError", "format_errors"]
+__all__ = ["CLOSE", "ModelError", "format_errors"]
+
+CLOSE = 0.7
+"""How alike (difflib's ratio) a misspelled name and a real one must be for the real one to be
+suggested: `motdd`/`motd`, `servers`/`time-servers`, but not `kubernetes`/`kernel`."""
 
 
 class ModelError(ValueError):
@@ -40,7 +46,12 @@ def format_errors(exc: ValidationError, root: str = "settings", model: type[Base
         kind = error["type"]
         if kind == "extra_forbidden":
             allowed = _allowed_fields(model, error["loc"][:-1])
-            hint = f" (allowed: {', '.join(allowed)})" if allowed else ""
+            given = error["loc"][-1]
+            guess = difflib.get_close_matches(given, allowed, n=1, cutoff=CLOSE) if isinstance(given, str) else []
+            if guess:
+                hint = f"; did you mean {_path(root, (*error['loc'][:-1], guess[0]))}?"
+            else:
+                hint = f" (allowed: {', '.join(allowed)})" if allowed else ""
             lines.append(f"{path}: unknown field{hint}")
             continue
         if kind == "missing":

@@ -347,11 +347,25 @@ def test_get_verbose_logs_in_a_fresh_process(peer: ApiPeer) -> None:
     assert "[DEBUG] GET /?prefix=settings.motd -> 200" in result.stderr
 
 
-def test_get_of_a_non_json_response_fails(capsys: pytest.CaptureFixture[str], peer: ApiPeer) -> None:
+def test_get_of_a_non_json_response_prints_it_as_text(capsys: pytest.CaptureFixture[str], peer: ApiPeer) -> None:
     peer.route("GET", "/report/cis", (200, "not json"))
     code, out, err = run(capsys, peer, "get", "/report/cis")
+    assert (code, out, err) == (0, "not json\n", "")
+
+
+def test_a_long_non_json_answer_to_a_prefix_is_cut_short(capsys: pytest.CaptureFixture[str], peer: ApiPeer) -> None:
+    peer.route("GET", "/", (200, "# metrics\n" * 1000))
+    code, out, err = run(capsys, peer, "get", "settings.motd")
     assert (code, out) == (1, "")
-    assert err.startswith("Failed to get settings: Response contained invalid JSON 'not json' - ")
+    assert err.startswith("Failed to get settings: Response contained invalid JSON '# metrics")
+    assert "… (10000 characters)" in err and len(err) < 400
+
+
+def test_get_of_an_unknown_prefix_asks_again_strictly(capsys: pytest.CaptureFixture[str], peer: ApiPeer) -> None:
+    peer.route("GET", "/", (200, "{}"))
+    code, out, _ = run(capsys, peer, "get", "settings.motdd")
+    assert (code, out) == (0, "{}\n")  # a server without the check (Bottlerocket's) answers {} again
+    assert peer.sent() == [("GET", "/?prefix=settings.motdd"), ("GET", "/?prefix=settings.motdd&strict=true")]
 
 
 def test_get_failure_message(capsys: pytest.CaptureFixture[str], peer: ApiPeer) -> None:

@@ -182,7 +182,7 @@ def test_keys_naming_something_outside_settings_that_exists_is_400(ro_api: Api) 
 def test_delete_settings_outside_settings_is_400(ro_api: Api, name: str) -> None:
     top = name.removeprefix("settings.").split(".")[0]
     text = refused(ro_api, ro_api.delete(f"/settings?keys=settings.motd,{name}&tx=reset"), f"'{name}' is not one")
-    assert f"'{top}' is not a setting of this variant (known: " in text and "motd" in text
+    assert f"settings.{top}" in text and "no such setting (known under settings: " in text and "motd" in text
 
 
 # -- JSON that is valid but not a settings document -----------------------------------------------

@@ -257,8 +257,11 @@ def test_31_malformed_or_empty_json_is_rejected(ro_api: Api) -> None:
 
 
 def test_32_content_type_must_be_json(api: Api) -> None:
-    expect(api.patch("/settings", {"motd": "x"}, content_type=None), 400, "Content type error")
-    expect(api.patch("/settings", {"motd": "x"}, content_type="text/plain"), 400, "Content type error")
+    # thar: Bottlerocket's `Content type error`, then which types are accepted and what was sent
+    expect(api.patch("/settings", {"motd": "x"}, content_type=None), 400, prefix="Content type error: ")
+    response = api.patch("/settings", {"motd": "x"}, content_type="text/plain")
+    expect(response, 400, prefix="Content type error: ")
+    assert "'Content-Type: application/json'" in response.text and response.text.endswith("not 'text/plain'")
     expect_json(api.get("/tx/list"), [])
     expect_no_content(api.patch("/settings", {"motd": "x"}, content_type="application/json; charset=utf-8"))
     expect_json(api.get("/tx"), {"motd": "x"})

@@ -143,6 +143,14 @@ def test_a_date_is_named_with_its_setting(fresh: Sandbox) -> None:
     assert "settings.motd = 1979-05-27: a TOML date/time cannot be a setting" in result.stderr
 
 
+def test_a_table_declared_twice_is_named_with_both_lines(fresh: Sandbox) -> None:
+    write(fresh.user_data, '[settings.ntp]\ntime-servers = ["a"]\n\n[settings.ntp]\noptions = []\n')
+    result = fresh.run("early_boot_config")
+    assert result.returncode == 1
+    assert "table [settings.ntp] is declared twice: at line 4, first at line 1" in result.stderr
+    assert "('settings'" not in result.stderr
+
+
 def test_user_data_without_settings_is_an_error(fresh: Sandbox) -> None:
     write(fresh.user_data, '[kubernetes]\ncluster-name = "x"\n')
     result = fresh.run("early_boot_config")

@@ -58,7 +58,17 @@ def test_settings_are_unwrapped_and_the_rest_dropped() -> None:
     ("text", "message"),
     [
         ("[settings\n", "line 1, column"),
-        ('[settings]\nmotd = "a"\nmotd = "b"\n', "line 3, column"),
+        ('[settings]\nmotd = "a"\nmotd = "b"\n', "key settings.motd is set twice: at line 3, first at line 2"),
+        (
+            "[settings.kubernetes]\na = 1\n\n[settings.kubernetes]\n",
+            "table [settings.kubernetes] is declared twice: at line 4, first at line 1",
+        ),
+        (
+            '[settings."a.b"]\n[settings."a.b"]\n',
+            'table [settings."a.b"] is declared twice: at line 2, first at line 1',
+        ),
+        ('[settings]\nmotd = "x"\n[settings.motd]\n', "table [settings.motd] at line 3 redefines settings.motd"),
+        ("settings.a = {b = 1}\nsettings.a.c = 2\n", "settings.a was given whole as an inline table"),
         ("motd = 'x'\n", "did not contain 'settings'"),
         ("settings = 5\n", "'settings' must be a table, not a integer"),
         ("[settings.a]\nb = [1979-05-27T07:32:00Z]\n", "settings.a.b[0] = 1979-05-27T07:32:00+00:00"),

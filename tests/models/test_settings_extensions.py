@@ -133,7 +133,7 @@ def test_map_entries_may_be_empty_structs(name: str, entry: dict[str, Any]) -> N
     ("settings", "line"),
     [
         ({"bogus": {}}, "settings.bogus: unknown field"),
-        ({"ntp": {"servers": []}}, "settings.ntp.servers: unknown field (allowed: options, time-servers)"),
+        ({"ntp": {"servers": []}}, "settings.ntp.servers: unknown field; did you mean settings.ntp.time-servers?"),
         ({"kernel": {"bogus": 1}}, "settings.kernel.bogus: unknown field (allowed: lockdown, modules, sysctl)"),
         ({"kernel": {"modules": {"m": {"enabled": True}}}}, "settings.kernel.modules.m.enabled: unknown field"),
         ({"network": {"proxy": "x"}}, "settings.network.proxy: unknown field"),
