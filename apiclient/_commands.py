@@ -50,11 +50,15 @@ class SetArgs(NamedTuple):
     patch: list[Any] | None = None  # thar: a JSON Patch
     confirm: int | None = None  # thar: seconds within which `apiclient confirm` must follow
     dry_run: bool = False  # thar: only print what would change
+    wait: bool = False  # thar: wait for the applier and print its report
+    timeout: int | None = None  # thar: seconds to wait at most (--wait)
 
 
 class ApplyArgs(NamedTuple):
     sources: tuple[str, ...]
     dry_run: bool = False
+    wait: bool = False  # thar: wait for the applier and print its report
+    timeout: int | None = None  # thar: seconds to wait at most (--wait)
 
 
 class RebootArgs(NamedTuple):

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import argparse
 import re
-from typing import TYPE_CHECKING, NamedTuple, NoReturn
+from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn
 
 from thar.apiclient._commands import (
     ApplyArgs,
@@ -315,8 +315,25 @@ def _set_parser() -> _Parser:
     parser.add_argument(
         "--dry-run", action="store_true", help="print the file diffs and restarts it would cause; change nothing"
     )
+    _add_wait(parser)
     parser.add_argument("items", nargs="*", metavar="KEY=VALUE")
     return parser
+
+
+def _add_wait(parser: _Parser) -> None:
+    parser.add_argument(
+        "--wait", action="store_true", help="wait until files are written and services restarted; print the report"
+    )
+    parser.add_argument("--timeout", metavar="SECONDS", help="with --wait: wait at most SECONDS (default: 120)")
+
+
+def _wait_flags(parser: _Parser, args: Any) -> tuple[bool, int | None]:
+    timeout = _seconds(parser, "--timeout", args.timeout)
+    if timeout is not None and not args.wait:
+        parser.fail("--timeout needs --wait")
+    if args.wait and args.dry_run:
+        parser.fail("Cannot specify --dry-run and --wait together")
+    return bool(args.wait), timeout
 
 
 def _seconds(parser: _Parser, flag: str, value: str | None, minimum: int = 1) -> int | None:
@@ -343,13 +360,14 @@ def _parse_set(parser: _Parser, rest: list[str]) -> SetArgs:
     if args.dry_run and confirm is not None:
         parser.fail("Cannot specify --dry-run and --confirm together")
     dry = bool(args.dry_run)
+    wait, timeout = _wait_flags(parser, args)
     if args.patch is not None:
         if args.items or json_inputs:
             parser.fail("Cannot specify --patch with key=value pairs or --json settings with 'set'")
         from thar.apiclient.set import parse_json_patch
 
         try:
-            return SetArgs(patch=parse_json_patch(args.patch), confirm=confirm, dry_run=dry)
+            return SetArgs(patch=parse_json_patch(args.patch), confirm=confirm, dry_run=dry, wait=wait, timeout=timeout)
         except UsageError as exc:
             parser.fail(str(exc))
     if args.items and json_inputs:
@@ -357,11 +375,12 @@ def _parse_set(parser: _Parser, rest: list[str]) -> SetArgs:
     if not args.items and not json_inputs:
         parser.fail("Must specify key=value settings or --json settings with 'set'")
     if not json_inputs:
-        return SetArgs(items=tuple(args.items), confirm=confirm, dry_run=dry)
+        return SetArgs(items=tuple(args.items), confirm=confirm, dry_run=dry, wait=wait, timeout=timeout)
     from thar.apiclient.set import parse_json_settings
 
     try:
-        return SetArgs(settings=parse_json_settings(json_inputs[0]), confirm=confirm, dry_run=dry)
+        settings = parse_json_settings(json_inputs[0])
+        return SetArgs(settings=settings, confirm=confirm, dry_run=dry, wait=wait, timeout=timeout)
     except UsageError as exc:
         parser.fail(str(exc))
 
@@ -375,6 +394,7 @@ def _apply_parser() -> _Parser:
     parser.add_argument(
         "--dry-run", action="store_true", help="print the file diffs and restarts it would cause; change nothing"
     )
+    _add_wait(parser)
     parser.add_argument("sources", nargs="*", metavar="URI")
     return parser
 
@@ -383,7 +403,8 @@ def _parse_apply(parser: _Parser, rest: list[str]) -> ApplyArgs:
     args, extras = parser.parse_known_intermixed_args(rest)
     if extras or any(s.startswith("-") and s != "-" for s in args.sources):
         parser.fail("apiclient apply takes no parameters, just a list of URIs.")
-    return ApplyArgs(tuple(args.sources) or ("-",), bool(args.dry_run))
+    wait, timeout = _wait_flags(parser, args)
+    return ApplyArgs(tuple(args.sources) or ("-",), bool(args.dry_run), wait, timeout)
 
 
 def _reboot_parser() -> _Parser:

@@ -28,6 +28,7 @@ from thar.apiclient.errors import (
     ApplyPatchFailed,
     InvalidFileUri,
     InvalidUri,
+    RequestFailed,
     SourceFetchFailed,
     SourceHasDatetime,
     SourceMissingSettings,
@@ -37,11 +38,18 @@ from thar.apiclient.errors import (
     UnsupportedUriScheme,
 )
 from thar.apiclient.set import compact_json
-from thar.apiclient.transaction import commit_and_apply_request, discard_on_failure, tx_query
+from thar.apiclient.transaction import (
+    ApplyFailed,
+    commit_and_apply_request,
+    commit_and_apply_waiting,
+    discard_on_failure,
+    tx_query,
+)
 
 __all__ = [
     "STDIN",
     "SourceSettings",
+    "apply_and_wait",
     "apply_settings",
     "apply_sources",
     "dry_run_sources",
@@ -178,6 +186,15 @@ def read_sources(sources: Sequence[str], stdin: Callable[[], bytes] | None = Non
         return list(pool.map(load, sources))
 
 
+def _patch_documents(socket_path: SocketPath, tx: str, documents: Sequence[SourceSettings]) -> None:
+    for document in documents:
+        patch = Request("PATCH", f"/settings?{tx_query(tx)}", compact_json(document.settings))
+        try:
+            raw_request(socket_path, patch.uri, patch.method, patch.body)
+        except ApiClientError as exc:
+            raise ApplyPatchFailed(document.source, patch.uri, exc) from exc
+
+
 def apply_settings(socket_path: SocketPath, documents: Sequence[SourceSettings]) -> str:
     """PATCH each source's settings in order into one new transaction, then commit and apply it once.
 
@@ -186,18 +203,36 @@ def apply_settings(socket_path: SocketPath, documents: Sequence[SourceSettings])
     """
     tx = transaction_name("apiclient-apply")
     with discard_on_failure(socket_path, tx):
-        for document in documents:
-            patch = Request("PATCH", f"/settings?{tx_query(tx)}", compact_json(document.settings))
-            try:
-                raw_request(socket_path, patch.uri, patch.method, patch.body)
-            except ApiClientError as exc:
-                raise ApplyPatchFailed(document.source, patch.uri, exc) from exc
+        _patch_documents(socket_path, tx, documents)
         commit = commit_and_apply_request(tx)
         try:
             raw_request(socket_path, commit.uri, commit.method, commit.body)
         except ApiClientError as exc:
             raise ApplyCommitFailed(commit.uri, exc) from exc
     return tx
+
+
+def apply_and_wait(
+    socket_path: SocketPath,
+    sources: Sequence[str],
+    stdin: Callable[[], bytes] | None = None,
+    timeout: int | None = None,
+) -> dict[str, Any]:
+    """thar: `apply --wait`: `apply_sources`, then wait until the server's applier has finished and
+    return its report (see `apiclient.set.set_and_wait`). A failed or timed-out apply raises
+    `ApplyFailed` with the report (the commit was made)."""
+    documents = read_sources(sources, stdin)
+    tx = transaction_name("apiclient-apply")
+    with discard_on_failure(socket_path, tx):
+        _patch_documents(socket_path, tx, documents)
+        commit = commit_and_apply_request(tx, wait=True, timeout=timeout)
+        try:
+            status, report = commit_and_apply_waiting(socket_path, commit)
+        except ApiClientError as exc:
+            raise ApplyCommitFailed(commit.uri, exc.cause if isinstance(exc, RequestFailed) else exc) from exc
+    if not 200 <= status < 300:
+        raise ApplyFailed(status, report)
+    return report
 
 
 def dry_run_sources(

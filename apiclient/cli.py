@@ -38,7 +38,7 @@ from thar.logs import DEBUG
 from thar.logs import LEVELS as LOG_LEVELS
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
 __all__ = [
     "SUBCOMMANDS",
@@ -122,6 +122,12 @@ def run(invocation: Invocation) -> None:
         if command.dry_run:
             result = dry_run_settings(socket_path, items=command.items, settings=command.settings, patch=command.patch)
             sys.stdout.write(result["diff"])
+        elif command.wait:
+            from thar.apiclient.set import set_and_wait
+
+            _print_report(lambda: set_and_wait(socket_path, items=command.items, settings=command.settings,
+                                               patch=command.patch, confirm=command.confirm,
+                                               timeout=command.timeout))  # fmt: skip
         elif command.patch is not None:
             set_json_patch(socket_path, command.patch, confirm=command.confirm)
         elif command.settings is not None:
@@ -133,6 +139,10 @@ def run(invocation: Invocation) -> None:
 
         if command.dry_run:
             sys.stdout.write(dry_run_sources(socket_path, command.sources)["diff"])
+        elif command.wait:
+            from thar.apiclient.apply import apply_and_wait
+
+            _print_report(lambda: apply_and_wait(socket_path, command.sources, timeout=command.timeout))
         else:
             apply_sources(socket_path, command.sources)
     elif isinstance(command, RebootArgs):
@@ -189,6 +199,18 @@ def run(invocation: Invocation) -> None:
         raise NotSupported(command.subcommand, command.reason)
     else:
         raise TypeError(f"not a command this module runs: {command!r}")
+
+
+def _print_report(wait: Callable[[], dict[str, Any]]) -> None:
+    """thar: `--wait`: print the apply's report (also when it failed, before its error is raised)."""
+    from thar.apiclient.transaction import ApplyFailed, format_report
+
+    try:
+        report = wait()
+    except ApplyFailed as exc:
+        sys.stdout.write(format_report(exc.report))
+        raise
+    sys.stdout.write(format_report(report))
 
 
 def _may_log(invocation: Invocation) -> bool:

@@ -5,7 +5,8 @@ server adds the optional `settings.` prefix, reads quoted key segments and types
 (bool, then unsigned integer, then float, else string). A JSON object is sent to
 `PATCH /settings`; a `settings` wrapper is accepted and unwrapped here. Either way the
 transaction is `apiclient-set-` + 16 random letters and digits, committed with
-`POST /tx/commit_and_apply`, and deleted again if anything fails.
+`POST /tx/commit_and_apply`, and deleted again if anything fails. thar: `set_and_wait` (`set
+--wait`) waits for the applier and returns its report.
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ from typing import Any
 from thar.apiclient.client import Request, SocketPath, send, transaction_name
 from thar.apiclient.errors import ApiClientError, InvalidJsonResponse, InvalidSettingsJson
 from thar.apiclient.transaction import (
+    ApplyFailed,
     commit_and_apply_request,
+    commit_and_apply_waiting,
     delete_request,
     discard_on_failure,
     dry_run_request,
@@ -35,6 +38,7 @@ __all__ = [
     "parse_json_patch",
     "parse_json_settings",
     "patch_settings",
+    "set_and_wait",
     "set_json_patch",
     "set_keypairs",
     "set_settings",
@@ -143,6 +147,41 @@ def _stage_and_commit(socket_path: SocketPath, tx: str, patch: Request, confirm:
         send(socket_path, commit_and_apply_request(tx, confirm))
 
 
+def _patch_request(
+    tx: str, items: Sequence[str], settings: Mapping[str, Any] | None, patch: Sequence[Any] | None
+) -> Request:
+    if patch is not None:
+        return Request("PATCH", f"/settings?{tx_query(tx)}", compact_json(list(patch)), JSON_PATCH)
+    if settings is not None:
+        return json_request(tx, settings)
+    return keypair_request(tx, items)
+
+
+def set_and_wait(
+    socket_path: SocketPath,
+    *,
+    items: Sequence[str] = (),
+    settings: Mapping[str, Any] | None = None,
+    patch: Sequence[Any] | None = None,
+    confirm: int | None = None,
+    timeout: int | None = None,
+) -> dict[str, Any]:
+    """thar: `set --wait`: stage and commit as `set` does, wait until the server's applier has
+    finished (at most `timeout` seconds; the server's default otherwise) and return its report
+    (`committed`, `generation`, `keys`, `status`, `error`, `exit_status`, `files`, `services`).
+    A failed or timed-out apply raises `ApplyFailed` with the report (the commit was made); a
+    failure before the commit raises `RequestFailed` and deletes the transaction."""
+    tx = transaction_name("apiclient-set")
+    with discard_on_failure(socket_path, tx):
+        send(socket_path, _patch_request(tx, items, settings, patch))
+        status, report = commit_and_apply_waiting(
+            socket_path, commit_and_apply_request(tx, confirm, wait=True, timeout=timeout)
+        )
+    if not 200 <= status < 300:
+        raise ApplyFailed(status, report)
+    return report
+
+
 def dry_run(socket_path: SocketPath, patches: Sequence[Request], tx: str) -> dict[str, Any]:
     """thar: stage `patches` in `tx`, ask the server what committing and applying it would do
     (`POST /tx/commit_and_apply?tx=…&dry_run=true`), then delete the transaction whatever
@@ -170,10 +209,4 @@ def dry_run_settings(
 ) -> dict[str, Any]:
     """thar: `set --dry-run`: what `set` with these inputs would change; nothing is committed."""
     tx = transaction_name("apiclient-set")
-    if patch is not None:
-        request = Request("PATCH", f"/settings?{tx_query(tx)}", compact_json(list(patch)), JSON_PATCH)
-    elif settings is not None:
-        request = json_request(tx, settings)
-    else:
-        request = keypair_request(tx, items)
-    return dry_run(socket_path, [request], tx)
+    return dry_run(socket_path, [_patch_request(tx, items, settings, patch)], tx)

@@ -1,5 +1,8 @@
 """The transaction steps `set` and `apply` share: commit-and-apply, and discarding on failure.
 
+thar: with `wait` (`set --wait`, `apply --wait`) the commit is `POST /tx/commit_and_apply?wait=true`,
+answered once the applier has finished, with its report (`commit_and_apply_waiting`).
+
 Bottlerocket's apiclient leaves a failed command's transaction pending (it shows in
 `/tx/list` until something deletes it); thar deletes it, so a failed `set` or `apply` leaves
 nothing behind.
@@ -7,15 +10,26 @@ nothing behind.
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from typing import Any
 from urllib.parse import quote
 
-from thar.apiclient.client import Request, SocketPath, send
-from thar.apiclient.errors import ApiClientError, ConnectionFailed
+from thar.apiclient.client import Request, SocketPath, raw_request_unchecked, send
+from thar.apiclient.errors import ApiClientError, ConnectionFailed, RequestFailed, ResponseStatus
 
-__all__ = ["commit_and_apply_request", "delete_request", "discard_on_failure", "dry_run_request", "tx_query"]
+__all__ = [
+    "ApplyFailed",
+    "commit_and_apply_request",
+    "commit_and_apply_waiting",
+    "delete_request",
+    "discard_on_failure",
+    "dry_run_request",
+    "format_report",
+    "tx_query",
+]
 
 log = logging.getLogger("apiclient")
 
@@ -25,12 +39,53 @@ def tx_query(tx: str) -> str:
     return "tx=" + quote(tx, safe="")
 
 
-def commit_and_apply_request(tx: str, confirm: int | None = None) -> Request:
+def commit_and_apply_request(
+    tx: str, confirm: int | None = None, *, wait: bool = False, timeout: int | None = None
+) -> Request:
     """`POST /tx/commit_and_apply?tx={tx}`, no body: commit, then have the server apply the changed keys.
     thar: with `confirm`, the server reverts the commit unless `POST /tx/confirm` comes within that
-    many seconds."""
+    many seconds; with `wait`, it answers once the applier has finished (or after `timeout` seconds)."""
     extra = "" if confirm is None else f"&confirm={confirm}"
+    if wait:
+        extra += "&wait=true" + ("" if timeout is None else f"&timeout={timeout}")
     return Request("POST", f"/tx/commit_and_apply?{tx_query(tx)}{extra}")
+
+
+class ApplyFailed(ApiClientError):
+    """thar: a waited-for apply failed or timed out after the commit was made; `report` is the
+    server's answer (`status`, `error`, `files`, `services`, `committed`, …)."""
+
+    def __init__(self, status: int, report: Mapping[str, Any]) -> None:
+        self.status = status
+        self.report = dict(report)
+        committed = " (the settings were committed)" if report.get("committed") else ""
+        super().__init__(
+            f"Apply {report.get('status', 'failed')} with status {status}: {report.get('error')}{committed}"
+        )
+
+
+def commit_and_apply_waiting(socket_path: SocketPath, request: Request) -> tuple[int, dict[str, Any]]:
+    """Send a `wait=true` commit-and-apply (or `POST /tx/apply?wait=true`) and return (status,
+    report). A report with a failed or timed-out apply (502, 504) is returned too, not raised;
+    any other non-2xx answer raises `RequestFailed`, as `send` does."""
+    try:
+        status, body = raw_request_unchecked(socket_path, request.uri, request.method, request.body)
+    except ApiClientError as exc:
+        raise RequestFailed(request.method, request.uri, exc) from exc
+    report: Any = None
+    if 200 <= status < 300 or status in (502, 504):
+        try:
+            report = json.loads(body)
+        except ValueError:
+            report = None
+    if not isinstance(report, dict) or "status" not in report:
+        raise RequestFailed(request.method, request.uri, ResponseStatus(request.method, request.uri, status, body))
+    return status, report
+
+
+def format_report(report: Mapping[str, Any]) -> str:
+    """The report as `apiclient` prints it: sorted keys, 2-space indentation, a final newline."""
+    return json.dumps(report, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
 def dry_run_request(tx: str) -> Request:

@@ -349,10 +349,51 @@ async def commit(request: web.Request) -> web.Response:
     return _json(await _write(request, lambda: controller.commit(tx, caller, guard)))
 
 
+def _wait(request: web.Request) -> float | None:
+    """thar: ``wait=true``: the seconds to wait for the applier (``timeout``, default
+    ``applier.WAIT_TIMEOUT``); None: answer once it is started, as Bottlerocket does."""
+    wait = _param(request, "wait")
+    if wait not in (None, "true", "false"):
+        raise InvalidInput("wait", "true or false", wait)
+    timeout = _int_param(request, "timeout", minimum=1, maximum=applier.MAX_WAIT_TIMEOUT)
+    if wait != "true":
+        return None
+    return float(applier.WAIT_TIMEOUT if timeout is None else timeout)
+
+
+async def _waited(
+    request: web.Request, running: applier.Running, timeout: float, extra: dict[str, Any]
+) -> web.Response:
+    outcome = await applier.finish(running, timeout, request.app[METRICS])
+    if outcome["status"] in ("failed", "timeout"):
+        log.error("Waited-for apply %s: %s", outcome["status"], outcome["error"])
+    body = {**extra, **outcome}
+    return web.Response(body=_dumps(body), status=applier.wait_status(outcome), content_type="application/json")
+
+
 async def apply(request: web.Request) -> web.Response:
     keys = _list_param(request, "keys")
-    await _apply(request.app, keys)
-    return web.Response(status=204)
+    timeout = _wait(request)
+    if timeout is None:
+        await _apply(request.app, keys)
+        return web.Response(status=204)
+    try:
+        running = await applier.launch(request.app[CONFIG].applier, keys)
+    except ApplierFailed as exc:
+        return _launch_failed(request, exc, {})
+    return await _waited(request, running, timeout, {})
+
+
+def _launch_failed(request: web.Request, exc: ApplierFailed, extra: dict[str, Any]) -> web.Response:
+    request.app[METRICS].applier_runs.labels("failed").inc()
+    outcome: dict[str, Any] = {
+        "status": "failed",
+        "error": str(exc).strip(),
+        "exit_status": None,
+        "files": [],
+        "services": [],
+    }
+    return web.Response(body=_dumps({**extra, **outcome}), status=502, content_type="application/json")
 
 
 async def commit_and_apply(request: web.Request) -> web.Response:
@@ -364,6 +405,7 @@ async def commit_and_apply(request: web.Request) -> web.Response:
     if dry == "true":  # plan in the writer thread (it reads the transaction), commit nothing
         root = request.app[CONFIG].root
         return _json(await _in_writer_thread(request.app, lambda: controller.dry_run(tx, root)))
+    timeout = _wait(request)
     confirms = request.app[CONFIRMS]
     async with request.app[WRITE_LOCK]:  # held through the applier's launch, as Bottlerocket does
         loop = asyncio.get_running_loop()
@@ -380,8 +422,15 @@ async def commit_and_apply(request: web.Request) -> web.Response:
             raise
         if confirm is not None and controller.last_generation != generation:
             confirms.forget(generation)  # nothing was committed (only removals of absent keys)
-        await _apply(request.app, keys)
-    return _json(keys)
+        if timeout is None:
+            await _apply(request.app, keys)
+            return _json(keys)
+        committed = {"committed": True, "generation": controller.last_generation, "keys": keys}
+        try:
+            running = await applier.launch(request.app[CONFIG].applier, keys)
+        except ApplierFailed as exc:
+            return _launch_failed(request, exc, committed)
+    return await _waited(request, running, timeout, committed)  # waited for outside the lock
 
 
 async def confirm(request: web.Request) -> web.Response:

@@ -25,9 +25,10 @@ from typing import TYPE_CHECKING
 
 from thar.thar_be_settings import api
 from thar.thar_be_settings.config import ConfigFile, Service, parse_files, parse_services, resolve
-from thar.thar_be_settings.errors import InputError, ReloadFailed, RendersFailed
+from thar.thar_be_settings.errors import ApplierError, InputError, ReloadFailed, RenderFailed, RendersFailed
 from thar.thar_be_settings.log import log
 from thar.thar_be_settings.plan import Plan, diff_plan, plan_apply, plan_restarts
+from thar.thar_be_settings.report import Report
 from thar.thar_be_settings.restart import RestartQueue
 from thar.thar_be_settings.writer import sync_directories, write_file
 
@@ -54,6 +55,7 @@ class Options:
     root: Path | None = None
     dry_run: bool = False
     restart: bool = True
+    report: Report | None = None  # filled in as files are written and services restarted
 
     @property
     def sandboxed(self) -> bool:
@@ -97,13 +99,24 @@ def _apply_lock(options: Options) -> Iterator[None]:
         os.close(fd)
 
 
-def write_plan(plan: Plan) -> int:
-    """Write the plan's files in order; the number whose bytes changed. The first failure raises."""
+def write_plan(plan: Plan, report: Report | None = None) -> int:
+    """Write the plan's files in order; the number whose bytes changed. The first failure raises
+    (it and the files after it are reported `failed`)."""
     changed = 0
     directories: set[Path] = set()
-    for planned in plan.files:
+    for index, planned in enumerate(plan.files):
         log.debug(f"Writing {planned.file.name} to {planned.target}")
-        if write_file(planned.target, planned.content, planned.mode):
+        try:
+            written = write_file(planned.target, planned.content, planned.mode)
+        except ApplierError as exc:
+            if report is not None:
+                report.file(planned.file.name, planned.file.path, "failed", str(exc))
+                for later in plan.files[index + 1 :]:
+                    report.file(later.file.name, later.file.path, "failed", f"not written: {exc}")
+            raise
+        if report is not None:
+            report.file(planned.file.name, planned.file.path, "written" if written else "unchanged")
+        if written:
             changed += 1
             directories.add(planned.target.parent)
     sync_directories(directories)
@@ -136,24 +149,43 @@ def _restart_env(options: Options) -> dict[str, str]:
 
 
 def _restart(plan: Plan, options: Options) -> None:
+    report = options.report
     if not options.restart:
         log.info("Restarts skipped (--no-restart)")
+        if report is not None:
+            for restart in plan.restarts:
+                report.service(restart.service, "not-run" if restart.commands else "none")
         return
     queue = RestartQueue(run_dir(options.root) / "restart")
     env = _restart_env(options)
-    for restart in plan.restarts:
+    for index, restart in enumerate(plan.restarts):
         if not restart.commands:
             log.info(f"restart commands {list(restart.commands)}")
+            if report is not None:
+                report.service(restart.service, "none")
             continue
+        results: list[dict[str, object]] = []
         try:
-            queue.restart(restart.service, restart.commands, restart.changed_settings, env)
-        except OSError as exc:
-            # The coordination files are unusable: restart without coalescing.
-            log.warn(f"Cannot queue the restart of '{restart.service}' ({exc.strerror or exc}); restarting directly")
-            from thar.thar_be_settings.restart import run_commands
+            try:
+                ran = queue.restart(restart.service, restart.commands, restart.changed_settings, env, results)
+            except OSError as exc:
+                # The coordination files are unusable: restart without coalescing.
+                log.warn(
+                    f"Cannot queue the restart of '{restart.service}' ({exc.strerror or exc}); restarting directly"
+                )
+                from thar.thar_be_settings.restart import run_commands
 
-            log.info(f"restart commands {list(restart.commands)}")
-            run_commands(restart.commands, restart.changed_settings, env)
+                log.info(f"restart commands {list(restart.commands)}")
+                run_commands(restart.commands, restart.changed_settings, env, results)
+                ran = True
+        except ApplierError:
+            if report is not None:
+                report.service(restart.service, "failed", results)
+                for later in plan.restarts[index + 1 :]:
+                    report.service(later.service, "not-run" if later.commands else "none")
+            raise
+        if report is not None:
+            report.service(restart.service, "restarted" if ran else "coalesced", results)
 
 
 def _dry_run(plan: Plan, options: Options) -> None:
@@ -190,12 +222,18 @@ def apply_keys(keys: Sequence[str], options: Options) -> None:
             files = parse_files(api.configuration_files(options.socket_path, file_names))
             model = api.get_object(options.socket_path, "/")
         log.info("Rendering config files...")
-        plan = _plan(model, services, files, changed=changed, options=options, strict=True)
+        try:
+            plan = _plan(model, services, files, changed=changed, options=options, strict=True)
+        except RenderFailed as exc:
+            if options.report is not None:
+                failed = files.get(exc.name)
+                options.report.file(exc.name, failed.path if failed else "", "failed", exc.reason)
+            raise
         if options.dry_run:
             _dry_run(plan, options)
             return
         log.info("Writing config files to disk...")
-        write_plan(plan)
+        write_plan(plan, options.report)
     if plan.reload_systemd:
         reload_systemd(options)
     log.info("Restarting affected services...")
@@ -237,9 +275,11 @@ def apply_all(options: Options) -> None:
         plan = _plan(model, {}, files, changed=None, options=options, strict=False)
         for name, reason in plan.failures:
             log.warn(f"Unable to render template '{name}': {reason}")
+            if options.report is not None:
+                options.report.file(name, files[name].path, "failed", reason)
         if not options.dry_run:
             log.info("Writing config files to disk...")
-            write_plan(plan)
+            write_plan(plan, options.report)
     services = parse_services(api.services(options.socket_path))
     plan = replace(plan, restarts=plan_restarts(services))
     if options.dry_run:

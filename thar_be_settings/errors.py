@@ -61,6 +61,7 @@ class RenderFailed(ApplierError):
 
     def __init__(self, name: str, reason: str) -> None:
         self.name = name
+        self.reason = reason
         super().__init__(f"Configuration file '{name}' failed to render: {reason}")
 
 

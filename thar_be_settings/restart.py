@@ -28,9 +28,11 @@ import os
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from thar.thar_be_settings.errors import RestartFailed, RestartSpawnFailed
 from thar.thar_be_settings.log import log
+from thar.thar_be_settings.report import command_result
 
 __all__ = ["ALL_SETTINGS", "RestartQueue", "run_commands", "split_command"]
 
@@ -43,10 +45,16 @@ def split_command(command: str) -> list[str]:
     return command.split(" ")
 
 
-def run_commands(commands: Sequence[str], changed: Sequence[str] | None, env: Mapping[str, str] | None = None) -> None:
+def run_commands(
+    commands: Sequence[str],
+    changed: Sequence[str] | None,
+    env: Mapping[str, str] | None = None,
+    results: list[dict[str, Any]] | None = None,
+) -> None:
     """Run `commands` in order; the first failure raises `RestartFailed` / `RestartSpawnFailed`.
 
-    `changed` (when not empty) is passed as `CHANGED_SETTINGS`, joined by single spaces.
+    `changed` (when not empty) is passed as `CHANGED_SETTINGS`, joined by single spaces. Each
+    command run (or that failed to start) is added to `results` (`report.command_result`).
     """
     if not commands:
         return
@@ -57,16 +65,21 @@ def run_commands(commands: Sequence[str], changed: Sequence[str] | None, env: Ma
         environ["CHANGED_SETTINGS"] = " ".join(changed)
     for command in commands:
         argv = split_command(command)
-        if not argv[0]:
-            raise RestartSpawnFailed(command, OSError(errno.ENOENT, "empty program name"))
         try:
+            if not argv[0]:
+                raise OSError(errno.ENOENT, "empty program name")
             done = subprocess.run(
                 argv, stdin=subprocess.DEVNULL, capture_output=True, env=environ, check=False, close_fds=True
             )
         except OSError as exc:
-            raise RestartSpawnFailed(command, exc) from exc
+            spawn = RestartSpawnFailed(command, exc)
+            if results is not None:
+                results.append(command_result(command, None, "", str(spawn)))
+            raise spawn from exc
         stdout, stderr = done.stdout.decode(errors="replace"), done.stderr.decode(errors="replace")
         log.trace(f"'{command}' exited {done.returncode}; stdout: {stdout!r}; stderr: {stderr!r}")
+        if results is not None:
+            results.append(command_result(command, done.returncode, stderr))
         if done.returncode != 0:
             raise RestartFailed(command, stderr)
 
@@ -140,9 +153,15 @@ class RestartQueue:
         return list(dict.fromkeys(lines))
 
     def restart(
-        self, service: str, commands: Sequence[str], changed: Sequence[str] | None, env: Mapping[str, str] | None
+        self,
+        service: str,
+        commands: Sequence[str],
+        changed: Sequence[str] | None,
+        env: Mapping[str, str] | None,
+        results: list[dict[str, Any]] | None = None,
     ) -> bool:
-        """Restart `service` unless a queued restart covers it; True if this call ran the commands."""
+        """Restart `service` unless a queued restart covers it; True if this call ran the commands
+        (each command's result added to `results`)."""
         marker = self.enqueue(service, changed)
         if marker is None:
             log.info(f"restart of '{service}' already queued by another applier: coalesced")
@@ -153,7 +172,7 @@ class RestartQueue:
                 settings = self.take(service, marker)
                 marker = -1
                 log.info(f"restart commands {list(commands)}")
-                run_commands(commands, settings, env)
+                run_commands(commands, settings, env, results)
         finally:
             if marker >= 0:
                 os.close(marker)
