@@ -33,7 +33,7 @@ from thar.apiclient._commands import (
     WatchArgs,
 )
 from thar.apiclient._parsers import SUBCOMMANDS, SplitArgv, _Usage, parse_command_line, split_argv
-from thar.apiclient.errors import ApiClientError, NotSupported
+from thar.apiclient.errors import ApiClientError, NotSupported, ResponseStatus
 from thar.logs import DEBUG
 from thar.logs import LEVELS as LOG_LEVELS
 
@@ -224,6 +224,27 @@ def _may_log(invocation: Invocation) -> bool:
     return not isinstance(invocation.command, QUIET_COMMANDS)
 
 
+def _error_line(exc: ApiClientError, wrapper: str | None) -> str:
+    """The one stderr line of a runtime error. When the server refused a request, its reason
+    leads (``settings.motd: …``) and what was being done follows, naming the request once:
+    ``{reason} ({wrapper}: Failed PATCH request to '{uri}', status 400)``. Otherwise
+    Bottlerocket's wording, ``{wrapper}: {error}``."""
+    full = f"{wrapper}: {exc}" if wrapper else str(exc)
+    cause: object = exc
+    while not isinstance(cause, ResponseStatus) and getattr(cause, "cause", None) is not None:
+        cause = getattr(cause, "cause")  # noqa: B009 (any error of the chain may carry one)
+    if not isinstance(cause, ResponseStatus) or not cause.body.strip():
+        return full
+    told = f": {cause}"  # "Status N when METHODing URI: BODY", at the end of the chain
+    context = full.removesuffix(told) if full.endswith(told) else f"{cause.method} {cause.uri}"
+    reason = cause.body.strip()
+    # Bottlerocket's keypair refusal ends with its cause ("…  Cause: settings.x = …: rule"): lead with it.
+    said, marker, why = reason.partition("  Cause: ")
+    if marker and why:
+        reason = f"{why.strip()}. {said.strip()}"
+    return f"{reason} ({context}, status {cause.status})"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """The `apiclient` entry point; returns the exit status (0 success or help, 1 runtime error, 2 usage)."""
     try:
@@ -245,7 +266,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ApiClientError as exc:
         wrapper = _WRAPPERS.get(invocation.subcommand)
         unwrapped = wrapper is None or isinstance(exc, NotSupported)
-        print(str(exc) if unwrapped else f"{wrapper}: {exc}", file=sys.stderr)
+        print(_error_line(exc, None if unwrapped else wrapper), file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

@@ -72,8 +72,8 @@ def test_set_with_nothing_to_commit_fails_and_deletes_its_transaction(
     tx = tx_of(patch, TX_SET)
     uri = f"/tx/commit_and_apply?tx={tx}"
     assert err == (
-        f"Failed to change settings: Failed POST request to '{uri}': Status 422 when POSTing {uri}: "
-        "Tried to commit with no pending changes\n"
+        f"Tried to commit with no pending changes (Failed to change settings: Failed POST request to '{uri}', "
+        "status 422)\n"
     )
     assert (delete.method, delete.uri) == ("DELETE", f"/tx?tx={tx}")
 
@@ -89,10 +89,7 @@ def test_set_rejected_by_the_model_deletes_its_transaction_and_does_not_commit(
     tx = tx_of(peer.requests[0], TX_SET)
     assert peer.requests[1].uri == f"/tx?tx={tx}"
     uri = f"/settings/keypair?tx={tx}"
-    assert (
-        err
-        == f"Failed to change settings: Failed PATCH request to '{uri}': Status 400 when PATCHing {uri}: {message}\n"
-    )
+    assert err == f"{message} (Failed to change settings: Failed PATCH request to '{uri}', status 400)\n"
 
 
 def test_a_failing_delete_after_a_failure_is_only_a_warning(capsys: pytest.CaptureFixture[str], peer: ApiPeer) -> None:
@@ -102,8 +99,9 @@ def test_a_failing_delete_after_a_failure_is_only_a_warning(capsys: pytest.Captu
     assert code == 1
     warning, error = err.splitlines()
     assert "[WARNING] Could not delete transaction 'apiclient-set-" in warning
-    assert error.startswith("Failed to change settings: Failed POST request to '/tx/commit_and_apply?tx=")
-    assert error.endswith("Config applier was unable to fork child, returned 1")
+    assert error.startswith("Config applier was unable to fork child, returned 1 (Failed to change settings: ")
+    assert "Failed POST request to '/tx/commit_and_apply?tx=apiclient-set-" in error
+    assert error.endswith(", status 500)")
 
 
 def test_set_without_a_server_names_the_socket(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
@@ -199,8 +197,8 @@ def test_apply_patch_failure_names_the_source_and_deletes_the_transaction(
     tx = tx_of(peer.requests[0], TX_APPLY)
     uri = f"/settings?tx={tx}"
     assert err == (
-        f"Failed to apply settings: Failed to PATCH settings from '{two_sources[1]}' to '{uri}': "
-        f"Status 400 when PATCHing {uri}: Json deserialize error: unknown field `motdx`\n"
+        "Json deserialize error: unknown field `motdx` "
+        f"(Failed to apply settings: Failed to PATCH settings from '{two_sources[1]}' to '{uri}', status 400)\n"
     )
     assert [(r.method, r.uri) for r in peer.requests] == [("PATCH", uri), ("PATCH", uri), ("DELETE", f"/tx?tx={tx}")]
 
@@ -214,8 +212,8 @@ def test_apply_commit_failure_message(
     tx = tx_of(peer.requests[0], TX_APPLY)
     uri = f"/tx/commit_and_apply?tx={tx}"
     assert err == (
-        f"Failed to apply settings: Failed to commit combined settings to '{uri}': "
-        f"Status 422 when POSTing {uri}: Tried to commit with no pending changes\n"
+        "Tried to commit with no pending changes "
+        f"(Failed to apply settings: Failed to commit combined settings to '{uri}', status 422)\n"
     )
     assert peer.requests[-1].uri == f"/tx?tx={tx}"
 
@@ -373,8 +371,7 @@ def test_get_failure_message(capsys: pytest.CaptureFixture[str], peer: ApiPeer) 
     code, _, err = run(capsys, peer, "get", "x")
     assert code == 1
     assert err == (
-        "Failed to get settings: Failed GET request to '/?prefix=x': "
-        "Status 400 when GETing /?prefix=x: Input 'prefix' cannot be empty\n"
+        "Input 'prefix' cannot be empty (Failed to get settings: Failed GET request to '/?prefix=x', status 400)\n"
     )
 
 
@@ -428,8 +425,8 @@ def test_reboot_failure_message(capsys: pytest.CaptureFixture[str], peer: ApiPee
     code, _, err = run(capsys, peer, "reboot")
     assert code == 1
     assert err == (
-        "Failed to reboot: Failed POST request to '/actions/reboot': "
-        "Status 500 when POSTing /actions/reboot: Failed to reboot, exit code: 1, stderr: no\n"
+        "Failed to reboot, exit code: 1, stderr: no "
+        "(Failed to reboot: Failed POST request to '/actions/reboot', status 500)\n"
     )
 
 
@@ -456,8 +453,8 @@ def test_report_fips_and_its_failure(capsys: pytest.CaptureFixture[str], peer: A
     assert (code, out) == (1, "")
     assert peer.sent() == [("GET", "/report/fips?")]
     assert err == (
-        "Failed to get report: Failed GET request to '/report/fips?': "
-        "Status 500 when GETing /report/fips?: Unable to generate report: no bloodhound\n"
+        "Unable to generate report: no bloodhound "
+        "(Failed to get report: Failed GET request to '/report/fips?', status 500)\n"
     )
 
 
@@ -474,8 +471,10 @@ def test_ephemeral_storage_list_and_init(capsys: pytest.CaptureFixture[str], pee
     assert peer.requests[1].json() == {"filesystem": "Xfs", "disks": None}
     code, _, err = run(capsys, peer, "ephemeral-storage", "bind", "--dirs", "/var/lib/x")
     assert code == 1
-    assert err.startswith(
-        "Failed to initialize ephemeral storage: Failed POST request to '/actions/ephemeral-storage/bind'"
+    assert err == (
+        "No such directory: /var/lib/x "
+        "(Failed to initialize ephemeral storage: "
+        "Failed POST request to '/actions/ephemeral-storage/bind', status 404)\n"
     )
 
 

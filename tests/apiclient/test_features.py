@@ -56,8 +56,8 @@ def test_rollback_and_confirm(capsys: pytest.CaptureFixture[str], peer: ApiPeer)
     assert run(capsys, peer, "rollback", "4")[0] == 0
     code, _, err = run(capsys, peer, "confirm")
     assert code == 1
-    assert err == ("Failed to confirm: Failed POST request to '/tx/confirm': Status 409 when POSTing /tx/confirm: "
-                   "No commit is waiting for confirmation\n")  # fmt: skip
+    assert err == ("No commit is waiting for confirmation "
+                   "(Failed to confirm: Failed POST request to '/tx/confirm', status 409)\n")  # fmt: skip
     assert peer.sent() == [("POST", "/tx/rollback?to=4"), ("POST", "/tx/confirm")]
 
 

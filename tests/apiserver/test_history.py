@@ -170,6 +170,6 @@ def test_apiclient_history_rollback(api: Api) -> None:
     result = apiclient(api, "rollback", "9")
     assert result.returncode == 1
     assert result.stderr == (
-        "Failed to roll back: Failed POST request to '/tx/rollback?to=9': Status 404 when POSTing "
-        "/tx/rollback?to=9: Generation 9 is not in the history (newest is 3)\n"
+        "Generation 9 is not in the history (newest is 3) "
+        "(Failed to roll back: Failed POST request to '/tx/rollback?to=9', status 404)\n"
     )

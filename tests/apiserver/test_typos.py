@@ -84,3 +84,14 @@ def test_unknown_field_suggests_the_nearest_name(api: Api) -> None:
     response = api.patch("/settings", {"motdd": "x"})
     assert response.status == 400
     assert response.text == "Json deserialize error: settings.motdd: unknown field; did you mean settings.motd?"
+
+
+def test_a_refused_set_leads_with_the_setting_and_the_rule(api: Api) -> None:
+    result = apiclient(api, "set", "updates.seed=x")
+    assert result.returncode == 1 and result.stdout == ""
+    line = result.stderr
+    assert line.startswith('settings.updates.seed = "x": must be an integer'), line
+    assert line.count("\n") == 1 and line.count("?tx=") == 1  # the transaction named once, as context
+    assert line.rstrip().endswith(", status 400)")
+    assert "(Failed to change settings: Failed PATCH request to '/settings/keypair?tx=apiclient-set-" in line
+    assert api.get_json("/tx/list") == []  # nothing left staged

@@ -105,5 +105,5 @@ def test_apiclient_set_wait_prints_the_report_and_exits_1_when_the_apply_failed(
 def test_apiclient_set_wait_fails_before_the_commit_as_set_does(api: Api) -> None:
     done = _apiclient(api, "set", "--wait", "motd.x=1")
     assert done.returncode == 1 and done.stdout == ""
-    assert done.stderr.startswith("Failed to change settings: Failed PATCH request")
+    assert "(Failed to change settings: Failed PATCH request to '/settings/keypair?tx=" in done.stderr
     assert api.get("/tx/list").json() == [] and api.applier_calls() == []
