@@ -101,7 +101,7 @@ def run(invocation: Invocation) -> None:
                 sys.stdout.write(text if text.endswith("\n") else text + "\n")
                 return
         else:
-            value = get_prefixes(socket_path, command.prefixes)
+            value = get_prefixes(socket_path, command.prefixes, strict=True)
         if command.toml:
             from thar.apiclient.user_data import user_data_toml
 

@@ -84,20 +84,20 @@ def get_uri(socket_path: SocketPath, uri: str) -> tuple[Any, str | None]:
         return None, body
 
 
-def get_prefixes(socket_path: SocketPath, prefixes: Sequence[str]) -> dict[str, Any]:
+def get_prefixes(socket_path: SocketPath, prefixes: Sequence[str], *, strict: bool = False) -> dict[str, Any]:
     """Fetch each model prefix in order and return the deep merge of the responses.
 
-    No implicit `settings.`: `motd` matches nothing. A prefix that selects nothing is asked
-    again with thar's `strict=true`, which answers 404 (`RequestFailed`, the message naming the
-    prefix and the nearest setting) when the variant's model has nothing of that name, and `{}`
-    for a setting that has no value; Bottlerocket's server ignores the flag and answers `{}`.
-    Raises as `get_json`.
+    No implicit `settings.`: `motd` matches nothing; a prefix that selects nothing is `{}`, as
+    Bottlerocket answers. `strict` (the `apiclient get` command): such a prefix is asked again with
+    thar's `strict=true`, which answers 404 (`RequestFailed`, the message naming the prefix and the
+    nearest setting) when the variant's model has nothing of that name, and `{}` for a setting that
+    has no value; Bottlerocket's server ignores the flag and answers `{}`. Raises as `get_json`.
     """
     merged: dict[str, Any] = {}
     for prefix in prefixes:
         request = prefix_request(prefix)
         value = _parse(send(socket_path, request))
-        if value == {}:
+        if strict and value == {}:
             send(socket_path, Request("GET", request.uri + "&strict=true"))
         merged = merge_json(merged, value)
     return merged

@@ -124,7 +124,7 @@ def test_apiclient_set_confirm_and_confirm(api: Api) -> None:
     assert pending_file(api.server) == {}
     result = subprocess.run([*base, "confirm"], capture_output=True, text=True, timeout=30)
     assert result.returncode == 1
-    assert result.stderr.startswith("Failed to confirm: ") and "No commit is waiting" in result.stderr
+    assert result.stderr.startswith("No commit is waiting") and "(Failed to confirm: " in result.stderr
 
 
 def test_a_deadline_for_a_commit_that_never_happened_is_dropped_at_start(make_server: MakeServer) -> None:

@@ -95,3 +95,11 @@ def test_a_refused_set_leads_with_the_setting_and_the_rule(api: Api) -> None:
     assert line.rstrip().endswith(", status 400)")
     assert "(Failed to change settings: Failed PATCH request to '/settings/keypair?tx=apiclient-set-" in line
     assert api.get_json("/tx/list") == []  # nothing left staged
+
+
+def test_the_library_keeps_bottlerocket_s_empty_answer(api: Api) -> None:
+    """Programs built on the client library (sundog's generators) ask for prefixes a variant may
+    not have, and get `{}` as from Bottlerocket; only the `apiclient get` command is strict."""
+    from thar.apiclient import get_prefixes
+
+    assert get_prefixes(api.server.socket_path, ["settings.kubernetes"]) == {}
