@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, NamedTuple, TypeAlias
 from thar.apiclient.errors import (
     ApiClientError,
     ConnectionFailed,
+    NotSupported,
     RequestFailed,
     ResponseNotUtf8,
     ResponseStatus,
@@ -208,3 +209,15 @@ def send(socket_path: SocketPath, request: Request) -> str:
         return raw_request(socket_path, request.uri, request.method, request.body, request.content_type)[1]
     except ApiClientError as exc:
         raise RequestFailed(request.method, request.uri, exc) from exc
+
+
+def send_supported(socket_path: SocketPath, request: Request, verb: str, routes: str) -> str:
+    """`send`, for a verb whose routes thar's server may not have yet: a bare 404 (empty body)
+    raises `NotSupported` (`'apiclient {verb}' is not supported by thar yet (the server has no
+    {routes} routes)`); any other failure raises `RequestFailed` as `send` does."""
+    try:
+        return send(socket_path, request)
+    except RequestFailed as exc:
+        if isinstance(exc.cause, ResponseStatus) and exc.cause.status == 404 and not exc.cause.body.strip():
+            raise NotSupported(verb, f"the server has no {routes} routes") from exc
+        raise

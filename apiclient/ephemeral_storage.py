@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from thar.apiclient.client import Request, SocketPath, send
-from thar.apiclient.errors import NotSupported, RequestFailed, ResponseStatus
+from thar.apiclient.client import Request, SocketPath, send_supported
 from thar.apiclient.set import compact_json
 
 __all__ = ["FILESYSTEMS", "bind_request", "init_request", "list_request", "send_request"]
@@ -53,9 +52,4 @@ def send_request(socket_path: SocketPath, request: Request) -> str:
 
     Raises `NotSupported` when the server has no such route (404, empty body), else `RequestFailed`.
     """
-    try:
-        return send(socket_path, request)
-    except RequestFailed as exc:
-        if isinstance(exc.cause, ResponseStatus) and exc.cause.status == 404 and not exc.cause.body.strip():
-            raise NotSupported("ephemeral-storage", "the server has no /actions/ephemeral-storage routes") from exc
-        raise
+    return send_supported(socket_path, request, "ephemeral-storage", "/actions/ephemeral-storage")

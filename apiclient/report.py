@@ -6,8 +6,7 @@ no `/report` routes yet: its bare 404 (no reason) is reported as `NotSupported`.
 
 from __future__ import annotations
 
-from thar.apiclient.client import Request, SocketPath, send
-from thar.apiclient.errors import NotSupported, RequestFailed, ResponseStatus
+from thar.apiclient.client import Request, SocketPath, send_supported
 
 __all__ = ["REPORT_KINDS", "get_report", "report_request"]
 
@@ -39,9 +38,4 @@ def get_report(socket_path: SocketPath, request: Request) -> str:
 
     Raises `NotSupported` when the server has no such route (404, empty body), else `RequestFailed`.
     """
-    try:
-        return send(socket_path, request)
-    except RequestFailed as exc:
-        if isinstance(exc.cause, ResponseStatus) and exc.cause.status == 404 and not exc.cause.body.strip():
-            raise NotSupported("report", "the server has no /report routes") from exc
-        raise
+    return send_supported(socket_path, request, "report", "/report")

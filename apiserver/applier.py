@@ -47,11 +47,23 @@ async def run_applier(argv: tuple[str, ...], keys: list[str] | None) -> None:
     configured: changes are committed, not applied."""
     if argv == ("none",):
         return
+    proc = await _start((*argv, "--daemon"), keys)
+    code = await proc.wait()
+    if code != 0:
+        shown = str(code) if code > 0 else "unknown"
+        raise ApplierFailed(f"Config applier was unable to fork child, returned {shown}")
+
+
+async def _start(
+    argv: tuple[str, ...], keys: list[str] | None, pass_fds: tuple[int, ...] = ()
+) -> asyncio.subprocess.Process:
+    """Start the applier ``argv``: with ``--all`` (stdin inherited), or with ``keys`` as a JSON
+    array on its stdin. ``ApplierFailed`` if it cannot be started or fed."""
     try:
         if keys is None:
-            proc = await asyncio.create_subprocess_exec(*argv, "--daemon", "--all")
+            proc = await asyncio.create_subprocess_exec(*argv, "--all", pass_fds=pass_fds)
         else:
-            proc = await asyncio.create_subprocess_exec(*argv, "--daemon", stdin=asyncio.subprocess.PIPE)
+            proc = await asyncio.create_subprocess_exec(*argv, stdin=asyncio.subprocess.PIPE, pass_fds=pass_fds)
     except OSError as exc:
         raise ApplierFailed(f"Unable to start config applier: {exc} ") from exc
     if keys is not None:
@@ -63,10 +75,7 @@ async def run_applier(argv: tuple[str, ...], keys: list[str] | None) -> None:
         except (OSError, RuntimeError) as exc:  # the applier closed its stdin (or exited) first
             await proc.wait()
             raise ApplierFailed(f"Unable to send input to config applier: {exc}") from exc
-    code = await proc.wait()
-    if code != 0:
-        shown = str(code) if code > 0 else "unknown"
-        raise ApplierFailed(f"Config applier was unable to fork child, returned {shown}")
+    return proc
 
 
 @dataclass
@@ -86,27 +95,11 @@ async def launch(argv: tuple[str, ...], keys: list[str] | None) -> Running:
     if argv == ("none",):
         return Running(None, None, started)
     report = tempfile.TemporaryFile()  # noqa: SIM115 (kept open until the applier has finished)
-    extra = ("--report-fd", str(report.fileno()))
     try:
-        if keys is None:
-            proc = await asyncio.create_subprocess_exec(*argv, *extra, "--all", pass_fds=(report.fileno(),))
-        else:
-            proc = await asyncio.create_subprocess_exec(
-                *argv, *extra, stdin=asyncio.subprocess.PIPE, pass_fds=(report.fileno(),)
-            )
-    except OSError as exc:
+        proc = await _start((*argv, "--report-fd", str(report.fileno())), keys, pass_fds=(report.fileno(),))
+    except ApplierFailed:
         report.close()
-        raise ApplierFailed(f"Unable to start config applier: {exc} ") from exc
-    if keys is not None:
-        assert proc.stdin is not None
-        try:
-            proc.stdin.write(json.dumps(keys, separators=(",", ":"), ensure_ascii=False).encode())
-            await proc.stdin.drain()
-            proc.stdin.close()
-        except (OSError, RuntimeError) as exc:
-            await proc.wait()
-            report.close()
-            raise ApplierFailed(f"Unable to send input to config applier: {exc}") from exc
+        raise
     return Running(proc, report, started)
 
 
