@@ -365,9 +365,13 @@ def _exists(path: Path) -> bool:
     return path.is_symlink() or path.exists()  # an alias is a link, absolute on the root's own terms
 
 
-def missing_restart_units(root: Path, variant: Traversable, unitdirs: Iterable[str]) -> list[str]:
-    """A warning for each unit a ``systemctl`` restart command names that no unit directory of
-    ``root`` holds: systemctl fails on it, and so does settings-applier.service."""
+def missing_restart_units(
+    root: Path, variant: Traversable, unitdirs: Iterable[str], provided: Iterable[str] = ()
+) -> list[str]:
+    """A warning for each unit a ``systemctl`` restart command names that is neither
+    ``provided`` (thar's own) nor in a unit directory of ``root``: systemctl fails on it, and
+    so does settings-applier.service."""
+    provided = set(provided)
     warnings = []
     for service, commands in sorted(restart_commands(variant).items()):
         for command in commands:
@@ -375,7 +379,7 @@ def missing_restart_units(root: Path, variant: Traversable, unitdirs: Iterable[s
             if Path(argv[0]).name != "systemctl":
                 continue
             for unit in (a for a in argv[1:] if not a.startswith("-") and "." in a):
-                if not any(_exists(root / d.lstrip("/") / unit) for d in unitdirs):
+                if unit not in provided and not any(_exists(root / d.lstrip("/") / unit) for d in unitdirs):
                     warnings.append(
                         f"warning: service {service} restarts {unit} ({command}), which {root} does not have: "
                         "that restart command fails until it is installed"

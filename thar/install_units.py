@@ -150,7 +150,7 @@ def install(
 def warnings(root: Path, variant: str, unitdir: str = DEFAULT_UNITDIR) -> list[str]:
     """What the host still lacks for the variant's restart commands (see ``missing_restart_units``)."""
     dirs = dict.fromkeys([unitdir, "/etc/systemd/system", "/usr/lib/systemd/system", "/lib/systemd/system"])
-    return missing_restart_units(root, find_variant(variant), dirs)
+    return missing_restart_units(root, find_variant(variant), dirs, (unit.name for unit in shipped_units()))
 
 
 def parser() -> argparse.ArgumentParser:
