@@ -15,6 +15,7 @@ from __future__ import annotations
 from .defaults import (
     Defaults,
     find_defaults,
+    host_defaults,
     load_variant_defaults,
     os_version,
     read_defaults,
@@ -77,6 +78,7 @@ __all__ = [
     "create_inventory_symlink",
     "delete_pending",
     "find_defaults",
+    "host_defaults",
     "load_variant_defaults",
     "os_version",
     "parse_metadata_toml",

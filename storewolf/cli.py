@@ -33,6 +33,8 @@ examples:
   storewolf --data-store-base-path /tmp/ds --defaults ./my-variant/defaults.d
 
 Without --defaults or --variant: $THAR_ROOT/etc/storewolf/defaults.toml if it exists, else the
+directory $THAR_ROOT/etc/storewolf/defaults.d/ (validated against the model of the variant
+whose VARIANT_ID $THAR_ROOT/usr/lib/os-release names, when it is one of thar's), else the
 thar-dev variant. Without --version: VERSION_ID of $THAR_ROOT/usr/lib/os-release, else of the
 variant's os-release. THAR_ROOT defaults to /.
 """

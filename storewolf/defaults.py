@@ -9,13 +9,17 @@ Three sources, all giving one TOML table with ``settings``, ``metadata``, ``serv
 - a variant: one of thar's by name (``thar-dev``) or any variant directory. Only then is the
   variant's model known, so only then are the defaults validated before anything is written.
 
-Without a choice, ``$THAR_ROOT/etc/storewolf/defaults.toml`` is used if it exists, otherwise
-the ``thar-dev`` variant. ``models`` (and so pydantic) is imported only for a directory or a
+Without a choice, ``$THAR_ROOT/etc/storewolf/defaults.toml`` is used if it exists, else the
+directory ``$THAR_ROOT/etc/storewolf/defaults.d/`` (what ``thar-install-units --variant``
+installs on a host), validated against the model of the variant that
+``$THAR_ROOT/usr/lib/os-release`` names when it is one of thar's, otherwise the ``thar-dev``
+variant. ``models`` (and so pydantic) is imported only for a directory or a
 variant, which keeps the merged-file path — Bottlerocket's — light.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import tomllib
 from dataclasses import dataclass
@@ -24,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from thar import variants
 from thar.datastore import DatastoreError, Version, version_from_os_release
+from thar.osrelease import read_os_release
 from thar.paths import thar_root
 
 from .errors import DefaultsFormatting, InvalidDefaults, ReadDefaults, VariantUnavailable, VersionUnknown
@@ -32,10 +37,12 @@ if TYPE_CHECKING:
     from thar.models.variant import Variant
 
 __all__ = [
+    "DEFAULTS_D",
     "DEFAULTS_TOML",
     "OS_RELEASE",
     "Defaults",
     "find_defaults",
+    "host_defaults",
     "load_variant_defaults",
     "os_version",
     "read_defaults",
@@ -46,6 +53,8 @@ __all__ = [
 
 #: Bottlerocket's merged defaults file, below THAR_ROOT.
 DEFAULTS_TOML = Path("etc/storewolf/defaults.toml")
+#: The defaults.d directory a host's defaults are installed in, below THAR_ROOT.
+DEFAULTS_D = Path("etc/storewolf/defaults.d")
 #: Where the OS version (VERSION_ID) is read from, below THAR_ROOT.
 OS_RELEASE = Path("usr/lib/os-release")
 
@@ -144,11 +153,31 @@ def load_variant_defaults(name_or_dir: str | os.PathLike[str]) -> Defaults:
 
 
 def find_defaults(root: Path) -> Defaults:
-    """Neither flag given: ``root/etc/storewolf/defaults.toml`` if it exists, else ``thar-dev``."""
+    """Neither flag given: ``root/etc/storewolf/defaults.toml`` if it exists, else the directory
+    ``root/etc/storewolf/defaults.d/`` (see ``host_defaults``), else ``thar-dev``."""
     merged = root / DEFAULTS_TOML
     if merged.exists():
         return read_defaults_file(merged)
+    if (root / DEFAULTS_D).is_dir():
+        return host_defaults(root)
     return load_variant_defaults(variants.DEFAULT_VARIANT)
+
+
+def host_defaults(root: Path) -> Defaults:
+    """``root/etc/storewolf/defaults.d/`` merged; when ``root/usr/lib/os-release`` names one of
+    thar's variants (VARIANT_ID), the defaults carry that variant's model, so they are validated
+    as ``--variant``'s are (an unknown or missing VARIANT_ID: not validated, as ``--defaults``)."""
+    defaults = read_defaults_dir(root / DEFAULTS_D)
+    try:
+        variant_id = read_os_release(root / OS_RELEASE).get("VARIANT_ID")
+    except (OSError, UnicodeDecodeError):
+        variant_id = None
+    if variant_id not in variants.names():
+        return defaults
+    known = load_variant_defaults(variant_id).variant
+    assert known is not None
+    defaults.variant = dataclasses.replace(known, defaults=defaults.table)
+    return defaults
 
 
 def os_version(root: Path, defaults: Defaults) -> Version:

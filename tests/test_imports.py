@@ -51,7 +51,9 @@ ALLOWED: dict[str, set[str]] = {
 }
 COMPONENTS = set(ALLOWED) - {"thar"}
 # thar/*.py helpers every component may import (stdlib only): THAR_ROOT, logging setup, os-release, atomic writes
-SHARED = {"paths", "logs", "osrelease", "atomic"}
+SHARED = {"paths", "logs", "osrelease", "atomic"} | {
+    "host_install",  # thar-install-units' host steps (group, os-release, defaults.d, templates, /var/lib): stdlib only
+}
 
 
 @dataclass(frozen=True)

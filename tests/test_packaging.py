@@ -146,7 +146,7 @@ def test_the_data_files_are_in_the_wheel(wheel: Path) -> None:
     assert "thar/units/README.md" in names
     for variant in (p for p in (ROOT / "variants").iterdir() if (p / "variant.toml").is_file()):
         prefix = f"thar/variants/{variant.name}"
-        assert {f"{prefix}/variant.toml", f"{prefix}/os-release"} <= names
+        assert {f"{prefix}/variant.toml", f"{prefix}/os-release", f"{prefix}/host.toml"} <= names
         assert any(n.startswith(f"{prefix}/defaults.d/") and n.endswith(".toml") for n in names), variant.name
         assert any(n.startswith(f"{prefix}/templates/") for n in names), variant.name
     assert "thar/py.typed" in names
@@ -194,5 +194,34 @@ def test_the_installed_thar_install_units_installs_the_shipped_units(venv: Path,
     assert installed == sorted(p.relative_to(tmp_path / "checkout") for p in (tmp_path / "checkout").rglob("*"))
     for rel in installed:
         a, b = tmp_path / "installed" / rel, tmp_path / "checkout" / rel
+        if a.is_file() and not a.is_symlink():
+            assert a.read_bytes() == b.read_bytes(), rel
+
+
+def test_the_installed_thar_install_units_makes_a_host_of_a_shipped_variant(venv: Path, tmp_path: Path) -> None:
+    """``--variant`` finds the variant's os-release, defaults, host.toml and templates in the
+    installed package: the host tree is the checkout's."""
+    roots = {}
+    for name in ("installed", "checkout"):
+        root = roots[name] = tmp_path / name
+        (root / "etc").mkdir(parents=True)
+        (root / "etc/group").write_text("api:x:274:\n")  # so no groupadd runs
+    result = subprocess.run(
+        [str(venv / "bin/thar-install-units"), "--root", str(roots["installed"]), "--variant", "thar-dev"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=clean_env(),
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert (roots["installed"] / "etc/storewolf/defaults.d/99-host.toml").is_file()
+    from thar import install_units
+
+    install_units.install(roots["checkout"], variant="thar-dev")
+    installed = sorted(p.relative_to(roots["installed"]) for p in roots["installed"].rglob("*"))
+    assert installed == sorted(p.relative_to(roots["checkout"]) for p in roots["checkout"].rglob("*"))
+    for rel in installed:
+        a, b = roots["installed"] / rel, roots["checkout"] / rel
         if a.is_file() and not a.is_symlink():
             assert a.read_bytes() == b.read_bytes(), rel

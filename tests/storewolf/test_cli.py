@@ -147,6 +147,57 @@ def test_a_defaults_d_directory_is_merged_in_file_name_order(tmp_path: Path, run
     assert files["live/services/motd/restart-commands"] == b'["a"]'
 
 
+def test_a_hosts_defaults_d_is_used_and_validated_against_the_os_release_variant(
+    tmp_path: Path, thar_root: Path, run_storewolf: RunStorewolf
+) -> None:
+    """What thar-install-units --variant leaves: no defaults.toml, a defaults.d/ and the
+    variant's os-release. The directory is merged and checked against thar-dev's model."""
+    write(thar_root / "usr/lib/os-release", "ID=thar\nVARIANT_ID=thar-dev\nVERSION_ID=0.3.0\n")
+    write(
+        thar_root / "etc/storewolf/defaults.d/10-a.toml",
+        'settings.motd = "from the host"\n[services.motd]\nconfiguration-files = []\nrestart-commands = ["/x"]\n',
+    )
+    write(thar_root / "etc/storewolf/defaults.d/99-host.toml", "[services.motd]\nrestart-commands = []\n")
+    base = tmp_path / "datastore"
+    result = run_storewolf("--data-store-base-path", base)
+    assert result.returncode == 0, result.stderr
+    assert f"variant 'thar-dev' ({thar_root / 'etc/storewolf/defaults.d'})" in result.stdout
+    assert os.readlink(base / "v0.3") == "v0.3.0"
+    files = datastore_files(base)
+    assert files["pending/bottlerocket-launch/settings/motd"] == b'"from the host"'
+    assert files["live/services/motd/restart-commands"] == b"[]"
+
+    write(thar_root / "etc/storewolf/defaults.d/50-bad.toml", 'settings.ntp.time-servers = ["how are you"]\n')
+    bad = tmp_path / "bad-datastore"
+    result = run_storewolf("--data-store-base-path", bad)
+    assert result.returncode == 1
+    assert "Defaults of variant 'thar-dev' do not fit its model" in result.stderr
+    assert 'settings.ntp.time-servers[0] = "how are you"' in result.stderr
+    assert not bad.exists()
+
+
+@pytest.mark.parametrize("release", ["ID=debian\nVARIANT_ID=bookworm\nVERSION_ID=1.2.3\n", None], ids=["other", "none"])
+def test_a_defaults_d_of_an_unknown_variant_is_not_validated(
+    tmp_path: Path, thar_root: Path, run_storewolf: RunStorewolf, release: str | None
+) -> None:
+    if release is not None:
+        write(thar_root / "usr/lib/os-release", release)
+    write(thar_root / "etc/storewolf/defaults.d/10-a.toml", "settings.motd = 1\n")
+    base = tmp_path / "datastore"
+    result = run_storewolf("--data-store-base-path", base, "--version", "1.0.0")
+    assert result.returncode == 0, result.stderr
+    assert f"Defaults: {thar_root / 'etc/storewolf/defaults.d'}" in result.stdout
+    assert datastore_files(base)["pending/bottlerocket-launch/settings/motd"] == b"1"
+
+
+def test_defaults_toml_wins_over_defaults_d(tmp_path: Path, thar_root: Path, run_storewolf: RunStorewolf) -> None:
+    write(thar_root / "etc/storewolf/defaults.toml", SPEC_DEFAULTS)
+    write(thar_root / "etc/storewolf/defaults.d/10-a.toml", 'settings.motd = "not me"\n')
+    base = tmp_path / "datastore"
+    assert run_storewolf("--data-store-base-path", base, "--version", "1.0.0").returncode == 0
+    assert datastore_files(base)["pending/bottlerocket-launch/settings/motd"] == b'"Welcome to Bottlerocket!"'
+
+
 def test_inventory_symlink_replaces_what_is_there_and_defaults_below_thar_root(
     tmp_path: Path, thar_root: Path, run_storewolf: RunStorewolf
 ) -> None:

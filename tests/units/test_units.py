@@ -124,8 +124,12 @@ def topological_orders(nodes: set[str], edges: set[tuple[str, str]]) -> list[lis
 # -- each unit on its own ---------------------------------------------------------------------------
 
 
-def test_the_units_directory_has_one_unit_per_boot_step_plus_the_socket_and_the_target() -> None:
-    assert sorted(p.name for p in unit_files()) == sorted([*BOOT_ORDER, "apiserver.socket", "preconfigured.target"])
+# The units beside the boot steps: the socket, the two targets, and what acts on the rendered files.
+OTHER_UNITS = ["apiserver.socket", "preconfigured.target", "configured.target", "set-hostname.service"]
+
+
+def test_the_units_directory_has_one_unit_per_boot_step_plus_the_socket_the_targets_and_set_hostname() -> None:
+    assert sorted(p.name for p in unit_files()) == sorted([*BOOT_ORDER, *OTHER_UNITS])
 
 
 @pytest.mark.parametrize("path", unit_files(), ids=lambda p: p.name)
@@ -225,6 +229,44 @@ def test_the_target_is_reached_after_the_settings_are_applied(units: dict[str, U
     for name in BOOT_ORDER:
         install = units[name].names("Install", "RequiredBy") + units[name].names("Install", "WantedBy")
         assert install == ["preconfigured.target"], name
+
+
+def test_configured_target_follows_preconfigured_and_set_hostname(units: dict[str, Unit]) -> None:
+    """Bottlerocket's configured.target: After= and Requires= preconfigured.target; here it also
+    pulls set-hostname.service, which runs once the files are rendered and before it."""
+    target = units["configured.target"]
+    assert target.names("Unit", "After") == ["preconfigured.target"]
+    assert target.names("Unit", "Requires") == ["preconfigured.target"]
+    assert target.names("Unit", "Wants") == ["set-hostname.service"]
+    assert target.names("Install", "WantedBy") == ["multi-user.target"]
+    hostname = units["set-hostname.service"]
+    assert hostname.names("Unit", "After") == ["settings-applier.service"]
+    assert hostname.names("Unit", "Before") == ["configured.target"]
+    assert hostname.one("Service", "Type") == "oneshot"
+    assert hostname.one("Service", "RemainAfterExit") == "true"
+    edges = order_edges(units)
+    order = topological_orders(set(units) - {"apiserver.socket"}, edges)
+    assert all(o.index("settings-applier.service") < o.index("set-hostname.service") < o.index("configured.target")
+               and o.index("preconfigured.target") < o.index("configured.target") for o in order)  # fmt: skip
+
+
+@pytest.mark.parametrize(("content", "expected"), [("", []), ("myhost\n", [["-F", "HOSTNAME_FILE"]])])
+def test_set_hostname_sets_the_rendered_name_and_leaves_an_unset_one_alone(
+    tmp_path: Path, units: dict[str, Unit], content: str, expected: list[list[str]]
+) -> None:
+    """The unit's command, run with /etc/hostname and /bin/hostname swapped for files of the
+    test: an empty file (settings.network.hostname unset) runs nothing and succeeds."""
+    (command,) = [argv for key, argv in commands(units["set-hostname.service"]) if key == "ExecStart"]
+    hostname_file, calls, fake = tmp_path / "hostname", tmp_path / "calls", tmp_path / "fake-hostname"
+    hostname_file.write_text(content)
+    fake.write_text(f'#!/bin/sh\necho "$@" >> {calls}\n')
+    fake.chmod(0o755)
+    argv = [arg.replace("/bin/hostname", str(fake)).replace("/etc/hostname", str(hostname_file)) for arg in command]
+    assert argv[0] == "/bin/sh"
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    recorded = [line.split() for line in calls.read_text().splitlines()] if calls.exists() else []
+    assert recorded == [[a.replace("HOSTNAME_FILE", str(hostname_file)) for a in call] for call in expected]
 
 
 def test_thar_boot_runs_the_units_steps_in_the_units_order(units: dict[str, Unit]) -> None:
