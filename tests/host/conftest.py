@@ -1,0 +1,177 @@
+"""Throwaway systemd hosts for the real-host tests, and the guard that the machine is untouched.
+
+Every host is a :class:`thar.sandbox.host.ThrowawayHost` below a directory of the test's own:
+an overlay of this machine's ``/`` with a tmpfs upper layer, prepared by ``thar-install-units``
+and booted by ``systemd-nspawn --boot --private-network``. They need root and Debian's
+``systemd-container``; without them the tests skip, unless ``THAR_HOST_TESTS=required`` (set
+by ``.ci/run``), where a missing piece is a failure.
+
+The guard (``machine_guard``, for each module of this directory) puts a canary file in the machine's
+``/tmp`` and records the machine's own identity files and ``/run/systemd``; after the module's
+last test it checks the canary is still there, those files are byte-identical, and no mount of the
+tests is left.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from thar.sandbox.host import ThrowawayHost
+
+REQUIRED = os.environ.get("THAR_HOST_TESTS") == "required"
+WATCHED_FILES = [
+    "/etc/passwd",
+    "/etc/group",
+    "/etc/shadow",
+    "/etc/gshadow",
+    "/etc/machine-id",
+    "/etc/hostname",
+    "/etc/os-release",
+    "/usr/lib/os-release",
+    "/etc/chrony/chrony.conf",
+]
+WATCHED_DIRS = ["/run/systemd", "/etc/systemd/system", "/etc/systemd/system/multi-user.target.wants"]
+WATCHED_PATHS = [
+    "/run/api.sock",
+    "/run/systemd/system",
+    "/etc/storewolf",
+    "/var/lib/bottlerocket",
+    "/usr/share/templates",
+]
+
+# chronyd on Debian reads /etc/chrony/chrony.conf and is skipped where the clock cannot be set
+# (a container). A host that runs it on thar's /etc/chrony.conf says so in a drop-in: after thar
+# rendered it, from that file, never touching the clock (-x).
+CHRONY_DROPIN = """\
+[Unit]
+ConditionCapability=
+After=preconfigured.target
+
+[Service]
+ExecStart=
+ExecStart=!/usr/sbin/chronyd -F 1 -x -u _chrony -f /etc/chrony.conf
+"""
+
+
+def missing_support() -> str | None:
+    """Why this machine cannot boot a throwaway host, or None."""
+    if os.geteuid() != 0:
+        return "the real-host tests need root"
+    for tool, package in (("systemd-nspawn", "systemd-container"), ("unshare", "util-linux"), ("groupadd", "passwd")):
+        if shutil.which(tool) is None:
+            return f"{tool} is missing (Debian's {package})"
+    if not Path("/lib/systemd/systemd").exists():
+        return "systemd is not installed"
+    return None
+
+
+def require(why: str | None) -> None:
+    if why is None:
+        return
+    if REQUIRED:
+        pytest.fail(f"{why} (THAR_HOST_TESTS=required)")
+    pytest.skip(why)
+
+
+def machine_state() -> dict[str, object]:
+    """What a host must never change on the machine: identity files (hashes) and the entries
+    of the directories systemd writes at boot."""
+    state: dict[str, object] = {}
+    for name in WATCHED_FILES:
+        path = Path(name)
+        state[name] = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
+    for name in WATCHED_DIRS:
+        path = Path(name)
+        state[name + "/"] = sorted(p.name for p in path.iterdir()) if path.is_dir() else None
+    for name in WATCHED_PATHS:
+        state[name + "?"] = os.path.lexists(name)
+    state["mounts"] = sorted(
+        line.split()[4] for line in Path("/proc/self/mountinfo").read_text().splitlines() if "thar-host" in line
+    )
+    return state
+
+
+@pytest.fixture(scope="module", autouse=True)
+def machine_guard() -> Iterator[Path]:
+    """The canary in the machine's /tmp and the machine's state, checked after each module."""
+    if missing_support() is not None:
+        yield Path("/nonexistent")
+        return
+    canary = Path("/tmp") / f"thar-host-canary-{uuid.uuid4().hex}"
+    token = uuid.uuid4().hex
+    canary.write_text(token)
+    before = machine_state()
+    yield canary
+    try:
+        assert canary.is_file() and canary.read_text() == token, f"the canary {canary} is gone: /tmp was emptied"
+        after = machine_state()
+        changed = {key: (before[key], after[key]) for key in before if before[key] != after[key]}
+        assert not changed, f"the machine changed outside the tests' directories: {changed}"
+    finally:
+        canary.unlink(missing_ok=True)
+
+
+@pytest.fixture(scope="session")
+def host_support() -> None:
+    require(missing_support())
+
+
+@pytest.fixture(scope="session")
+def chrony_support(host_support: None) -> None:
+    require(None if Path("/usr/sbin/chronyd").exists() else "chrony is not installed (Debian's chrony)")
+
+
+def chrony_host(host: ThrowawayHost) -> ThrowawayHost:
+    """Make ``host`` run Debian's chronyd on thar's rendered /etc/chrony.conf."""
+    host.write("/etc/systemd/system/chrony.service.d/thar-host.conf", CHRONY_DROPIN)
+    return host
+
+
+MakeHost = Callable[..., ThrowawayHost]
+
+
+def _factory(base: Path) -> tuple[MakeHost, list[ThrowawayHost]]:
+    hosts: list[ThrowawayHost] = []
+
+    def make(**options: object) -> ThrowawayHost:
+        workdir = base / f"thar-host-{len(hosts)}"
+        workdir.mkdir()
+        host = ThrowawayHost(workdir, **options)  # type: ignore[arg-type]
+        hosts.append(host)
+        host.create()
+        return host
+
+    return make, hosts
+
+
+def _destroy(hosts: list[ThrowawayHost]) -> None:
+    errors = []
+    for host in reversed(hosts):
+        try:
+            host.destroy()
+        except Exception as exc:
+            errors.append(f"{host.name}: {exc}")
+    assert not errors, errors
+
+
+@pytest.fixture
+def make_host(host_support: None, tmp_path: Path) -> Iterator[MakeHost]:
+    """A factory of created (not yet booted) hosts, each destroyed after the test."""
+    make, hosts = _factory(tmp_path)
+    yield make
+    _destroy(hosts)
+
+
+@pytest.fixture(scope="module")
+def make_module_host(host_support: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[MakeHost]:
+    """The same, for hosts that a whole test module shares."""
+    make, hosts = _factory(tmp_path_factory.mktemp("hosts"))
+    yield make
+    _destroy(hosts)
