@@ -88,18 +88,21 @@ class ThrowawayHost:
         binds: Sequence[Path | str] = (),
         size: str = "2g",
         name: str | None = None,
+        keep: Sequence[str] = (),
     ) -> None:
         self.workdir = Path(workdir).resolve()
         self.variant = variant
         self.bindir = Path(bindir) if bindir is not None else _default_bindir()
         self.user_data = user_data
         self.size = size
+        self.keep = set(keep)
         self.name = name or f"thar-{uuid.uuid4().hex[:8]}"
         self.layer = self.workdir / "layer"
         self.root = self.workdir / "root"
         self.console = self.workdir / "console.log"
         self.binds = self._binds(binds)
         self.process: subprocess.Popen[bytes] | None = None
+        self.disabled: list[str] = []
         self.boots = 0
         self.install_output = ""
 
@@ -147,6 +150,7 @@ class ThrowawayHost:
                 f"lowerdir=/,upperdir={self.layer / 'upper'},workdir={self.layer / 'work'}",
             )
             self.install()
+            self.disabled = self._disable_machine_units()
             if self.user_data is not None:
                 data = self.user_data.encode() if isinstance(self.user_data, str) else self.user_data
                 target = self.root / "var/lib/bottlerocket/user-data.toml"
@@ -155,6 +159,21 @@ class ThrowawayHost:
         except BaseException:
             self._unmount()
             raise
+
+    def _disable_machine_units(self) -> list[str]:
+        """Disable, in the host's root, the services and timers this machine's administrator
+        enabled (the links in ``/etc/systemd/system/*.wants/``: a database, apt's timers…) except
+        those in ``keep``: the throwaway host boots thar and what its tests ask for, the same on
+        every machine. The units stay loadable (a restart command naming one still works). The
+        names disabled."""
+        disabled = []
+        for link in sorted((self.root / "etc/systemd/system").glob("*.wants/*")):
+            if not link.name.endswith((".service", ".timer")) or link.name in self.keep:
+                continue
+            link.unlink()
+            if link.name not in disabled:
+                disabled.append(link.name)
+        return disabled
 
     @staticmethod
     def _mount(source: str, target: Path, fstype: str, options: str) -> None:
@@ -251,7 +270,8 @@ class ThrowawayHost:
         while True:
             done = self.run(["systemctl", "is-system-running", "--wait"], timeout=timeout, check=False)
             state = done.stdout.strip()
-            if state not in ("", "initializing", "starting"):
+            # "offline": systemd does not answer yet (its socket is not there this early).
+            if state not in ("", "offline", "initializing", "starting"):
                 return state
             if not self.running:
                 raise HostError(f"{self.name} exited ({self.process and self.process.returncode}):\n{self.tail()}")

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import socket
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -92,6 +93,7 @@ def machine_state() -> dict[str, object]:
         state[name + "/"] = sorted(p.name for p in path.iterdir()) if path.is_dir() else None
     for name in WATCHED_PATHS:
         state[name + "?"] = os.path.lexists(name)
+    state["hostname"] = socket.gethostname()
     state["mounts"] = sorted(
         line.split()[4] for line in Path("/proc/self/mountinfo").read_text().splitlines() if "thar-host" in line
     )
@@ -129,8 +131,13 @@ def chrony_support(host_support: None) -> None:
 
 
 def chrony_host(host: ThrowawayHost) -> ThrowawayHost:
-    """Make ``host`` run Debian's chronyd on thar's rendered /etc/chrony.conf."""
+    """Make ``host`` run Debian's chronyd (enabled) on thar's rendered
+    /etc/chrony.conf."""
     host.write("/etc/systemd/system/chrony.service.d/thar-host.conf", CHRONY_DROPIN)
+    wants = host.root / "etc/systemd/system/multi-user.target.wants/chrony.service"
+    if not wants.is_symlink():
+        wants.parent.mkdir(parents=True, exist_ok=True)
+        wants.symlink_to("/lib/systemd/system/chrony.service")
     return host
 
 

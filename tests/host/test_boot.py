@@ -121,3 +121,15 @@ def test_bad_user_data_stops_the_boot_at_early_boot_config(make_host: MakeHost) 
     assert unit(host, "apiserver.service")["ActiveState"] == "active"
     assert "fine" not in host.run(["cat", "/etc/motd"], check=False).stdout
     assert json.loads(host.run(["apiclient", "get", "os.variant_id"]).stdout) == {"os": {"variant_id": "thar-dev"}}
+
+
+def test_the_kubernetes_variant_boots_to_configured_target(make_host: MakeHost) -> None:
+    host = make_host(variant="thar-k8s")
+    state = host.boot()
+    assert state == "running", (state, host.systemctl("list-units", "--failed").stdout)
+    assert host.show("configured.target", "ActiveState")["ActiveState"] == "active"
+    answer = json.loads(host.run(["apiclient", "get", "os.variant_id", "settings.kubernetes.cluster-domain"]).stdout)
+    assert answer["os"]["variant_id"] == "thar-k8s"
+    assert answer["settings"]["kubernetes"]["cluster-domain"] == "cluster.local"
+    # Rendered by the real applier: the base OCI spec containerd would load (oci_defaults helper).
+    assert json.loads(host.run(["cat", "/etc/containerd/cri-base.json"]).stdout)["ociVersion"] == "1.1.0"

@@ -22,7 +22,7 @@ CHRONY = "chrony.service"  # chronyd.service is its alias
 
 @pytest.fixture(scope="module")
 def host(chrony_support: None, make_module_host: MakeHost) -> ThrowawayHost:
-    host = chrony_host(make_module_host())
+    host = chrony_host(make_module_host(keep=[CHRONY]))
     assert host.boot() == "running", host.systemctl("list-units", "--failed").stdout
     return host
 
