@@ -9,8 +9,8 @@ from systemd itself:
 
 - per unit, the time it spent activating (``systemd-analyze blame``'s figure, from the
   ``InactiveExit``/``ActiveEnter`` timestamps of ``systemctl show``);
-- boot to ``configured.target``: its ``ActiveEnterTimestampMonotonic``, from the container's
-  start (systemd's monotonic clock there starts with the container's init);
+- boot to ``configured.target``: its ``ActiveEnterTimestampMonotonic`` less the manager's
+  ``UserspaceTimestampMonotonic`` (when the container's systemd started);
 
 beside two baselines of the same run: a bare oneshot unit that runs ``python -c pass`` in the
 same boot, ordered after ``configured.target`` (what one Python program costs as a unit there),
@@ -79,8 +79,12 @@ def host_boot(workdir: Path, variant: str) -> dict[str, float]:
             failed = host.systemctl("list-units", "--failed", "--no-legend").stdout
             raise SystemExit(f"{variant}: the host booted {state}:\n{failed}")
         figures = {name: activating_ms(host, name) for name in [*UNITS, BASELINE_UNIT]}
-        configured = host.show("configured.target", "ActiveEnterTimestampMonotonic")
-        figures["configured.target"] = int(configured["ActiveEnterTimestampMonotonic"]) / 1000
+        configured = int(
+            host.show("configured.target", "ActiveEnterTimestampMonotonic")["ActiveEnterTimestampMonotonic"]
+        )
+        manager = host.systemctl("show", "--property=UserspaceTimestampMonotonic").stdout
+        userspace = int(manager.strip().split("=", 1)[1])
+        figures["configured.target"] = (configured - userspace) / 1000
         return figures
     finally:
         host.destroy()
@@ -125,7 +129,7 @@ def report(variant: str, runs: list[dict[str, float]], sandbox: list[float]) -> 
     for name in UNITS:
         print(f"{name:28} {median(name):8.0f} {median(name) / bare:12.1f} {BOTTLEROCKET.get(name, '-'):>13}")
     print(f"{'bare python -c pass unit':28} {bare:8.0f} {1:12.1f} {'-':>13}")
-    print(f"{'to configured.target':28} {median('configured.target'):8.0f}")
+    print(f"{'systemd start → configured':28} {median('configured.target'):8.0f}")
     print(f"{'sandbox boot (thar-boot)':28} {statistics.median(sandbox):8.0f}   (wall, same run)")
 
 
