@@ -389,6 +389,10 @@ class ThrowawayHost:
         self.destroy()
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="thar-host",
@@ -403,6 +407,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None, shell: Callable[[ThrowawayHost], int] | None = None) -> int:
     args = parse_args(argv)
     user_data = args.user_data.read_bytes() if args.user_data else None
+    signal.signal(signal.SIGTERM, _interrupt)  # SIGTERM during the boot tears down as Ctrl-C does
     import tempfile
 
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="thar-host."))
@@ -418,15 +423,21 @@ def main(argv: Sequence[str] | None = None, shell: Callable[[ThrowawayHost], int
         if sys.stdin.isatty():
             print("A shell in the host (apiclient is on PATH); exit it to tear the host down.")
             leader = host.leader()
-            env = ["/usr/bin/env", "-i", f"PATH={host.bindir}:{CONTAINER_PATH}", "HOME=/root", "TERM=xterm"]
-            return subprocess.call(["nsenter", "-t", str(leader), "-a", "--", *env, "/bin/bash", "-l"])
-        print("Serving until SIGINT or SIGTERM.")
+            env = ["/usr/bin/env", "-i", f"PATH={host.bindir}:{CONTAINER_PATH}", "HOME=/root"]
+            env += [f"TERM={os.environ.get('TERM', 'xterm')}", f"PS1={host.name}# "]
+            # No profile: Debian's /etc/profile would reset PATH, and apiclient is on it.
+            shell_argv = ["/bin/bash", "--noprofile", "--norc", "-i"]
+            return subprocess.call(["nsenter", "-t", str(leader), "-a", "--", *env, *shell_argv])
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+        print("Serving until SIGINT or SIGTERM.", flush=True)
         signal.sigwait({signal.SIGINT, signal.SIGTERM})
         return 0
     except HostError as exc:
         print(f"thar-host: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("thar-host: interrupted; tearing the host down", file=sys.stderr)
+        return 130
     finally:
         try:
             host.destroy()

@@ -6,6 +6,10 @@ socket-activated; the machine is untouched (the guard in conftest)."""
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -133,3 +137,26 @@ def test_the_kubernetes_variant_boots_to_configured_target(make_host: MakeHost) 
     assert answer["settings"]["kubernetes"]["cluster-domain"] == "cluster.local"
     # Rendered by the real applier: the base OCI spec containerd would load (oci_defaults helper).
     assert json.loads(host.run(["cat", "/etc/containerd/cri-base.json"]).stdout)["ociVersion"] == "1.1.0"
+
+
+def test_dev_host_boots_serves_and_tears_down(host_support: None, tmp_path: Path) -> None:
+    """`./dev host` without a terminal: boots, says so, serves until SIGINT, then leaves no
+    mount and no process behind."""
+    workdir = tmp_path / "dev-host"
+    argv = [sys.executable, "-m", "thar.sandbox.host", "--workdir", str(workdir)]
+    process = subprocess.Popen(
+        argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    assert process.stdout is not None
+    lines = []
+    for line in process.stdout:
+        lines.append(line)
+        if line.startswith("Serving until"):
+            break
+    assert any("booted (running)" in line for line in lines), (lines, process.stderr and process.stderr.read())
+    assert any("configured.target" in line and " active " in line for line in lines), lines
+    process.send_signal(signal.SIGINT)
+    assert process.wait(60) == 0, process.stderr.read() if process.stderr else ""
+    mounts = Path("/proc/self/mountinfo").read_text()
+    assert str(workdir) not in mounts
+    assert not (workdir / "root").exists() and not (workdir / "layer").exists()
