@@ -44,6 +44,8 @@ ALLOWED: dict[str, set[str]] = {
     # name, in a process of its own) and imports only these
     "sandbox": {"thar_be_settings"}  # thar_be_settings: the restart recorder it installs in the sandbox
     | {"variants"},  # variants: --variant names one of thar's variants (data)
+    # host-ctr: host containers on their own containerd, driven through containerd's ctr (stdlib + toml)
+    "host_ctr": set(),
     # data: each variant's defaults.d, templates, os-release
     "variants": set(),
     # thar/*.py: the namespace itself and thar-install-units, stdlib only

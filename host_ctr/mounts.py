@@ -1,0 +1,151 @@
+"""The mounts and options of a host container, as host-ctr's ``withDefaultMounts``,
+``withPrivilegedMounts``, ``withStorageMounts``, ``withSuperpowered``, ``withBootstrap`` and
+``withDefault`` (core-kit ``sources/host-ctr/cmd/host-ctr/main.go``), as ``ctr run`` flags.
+
+Sources are below the root (`thar.paths.thar_root`): ``ROOT/local/host-containers/ID``,
+``ROOT/run/api.sock``, ...; the kernel's own trees (``/lib/modules``, ``/sys/...``) are the
+machine's. A source that does not exist is left out (runc refuses a bind of a missing path);
+the persistent directory is created.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["ContainerType", "Mount", "MountError", "apiclient_mounts", "run_flags"]
+
+PROPAGATIONS = {"shared", "rshared", "private", "rprivate", "slave", "rslave"}
+# Prefixes never bound over the container's own: the image's /usr is its own.
+SYSTEM_PREFIXES = {Path("/"), Path("/usr"), Path("/usr/local")}
+
+
+class MountError(Exception):
+    """A mount cannot be expressed (the message names the path)."""
+
+
+@dataclass(frozen=True)
+class ContainerType:
+    name: str  # host or bootstrap
+
+    @property
+    def persistent_dir(self) -> str:
+        return "bootstrap-containers" if self.name == "bootstrap" else "host-containers"
+
+    @property
+    def prefix(self) -> str:
+        return "boot." if self.name == "bootstrap" else ""
+
+
+@dataclass(frozen=True)
+class Mount:
+    source: Path
+    destination: str
+    options: tuple[str, ...]
+
+    def flag(self) -> str:
+        """``ctr run --mount`` syntax; host-ctr's ``withMounts`` adds ``rprivate`` if no propagation."""
+        options = list(self.options)
+        if not PROPAGATIONS & set(options):
+            options.append("rprivate")
+        for part in (str(self.source), self.destination):
+            if "," in part:
+                raise MountError(f"mount path {part!r} has a comma, which ctr's --mount cannot carry")
+        return f"type=bind,src={self.source},dst={self.destination},options={':'.join(options)}"
+
+
+def apiclient_mounts(apiclient: str | None = None) -> list[Mount]:
+    """Bottlerocket binds ``/usr/bin/apiclient`` at ``/usr/local/bin/apiclient``. thar's apiclient
+    is a Python program: it is bound there too, with the directory it lives in, its interpreter's
+    prefix (a virtualenv) and the directory thar is imported from, read-only at the same paths, so
+    its ``#!`` line and imports resolve in the container. The system prefixes (/usr) are not
+    bound over the image's own."""
+    found = apiclient or shutil.which("apiclient", path=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    if not found:
+        return []
+    program = Path(found).absolute()
+    import thar
+
+    folders = {program.parent, Path(sys.prefix), Path(sys.base_prefix), Path(thar.__file__).resolve().parent.parent}
+    kept = sorted(f for f in folders if f not in SYSTEM_PREFIXES and f.is_dir())
+    # a folder inside another kept one is bound with it (rbind)
+    kept = [f for f in kept if not any(o != f and f.is_relative_to(o) for o in kept)]
+    mounts = [Mount(program, "/usr/local/bin/apiclient", ("bind", "ro"))]
+    return mounts + [Mount(f, str(f), ("rbind", "ro")) for f in kept]
+
+
+def _existing(mounts: list[Mount]) -> list[Mount]:
+    return [m for m in mounts if m.source.exists()]
+
+
+def default_mounts(root: Path, name: str, ctype: ContainerType) -> list[Mount]:
+    persistent = root / "local" / ctype.persistent_dir / name
+    try:
+        persistent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise MountError(f"persistent storage {persistent}: {e.strerror or e}") from e
+    os_release = root / "etc/os-release"
+    mounts = [Mount(persistent, f"/.bottlerocket/{ctype.persistent_dir}/{name}", ("rbind", "rw"))]
+    mounts += _existing([Mount(root / "run/api.sock", "/run/api.sock", ("bind", "rw"))])
+    mounts += apiclient_mounts()
+    mounts += _existing(
+        [
+            Mount(os_release if os_release.exists() else root / "usr/lib/os-release", "/etc/bottlerocket-release", ("bind", "ro")),
+            Mount(
+                root / "usr/share/bottlerocket/application-inventory.json",
+                "/var/lib/bottlerocket/inventory/application.json",
+                ("bind", "ro"),
+            ),
+            Mount(root / "var/log/support", "/.bottlerocket/support", ("bind", "ro")),
+        ]
+    )
+    if name != "current":
+        mounts.append(Mount(persistent, f"/.bottlerocket/{ctype.persistent_dir}/current", ("rbind", "rw")))
+    return mounts
+
+
+def privileged_mounts(root: Path) -> list[Mount]:
+    return [Mount(root, "/.bottlerocket/rootfs", ("rbind", "ro"))] + _existing(
+        [
+            Mount(Path("/lib/modules"), "/lib/modules", ("rbind", "ro")),
+            Mount(Path("/usr/src/kernels"), "/usr/src/kernels", ("rbind", "rw")),
+            Mount(Path("/sys/firmware"), "/sys/firmware", ("rbind",)),
+            Mount(Path("/sys/kernel/debug"), "/sys/kernel/debug", ("rbind",)),
+            Mount(root / "mnt", "/.bottlerocket/rootfs/mnt", ("rbind", "rshared")),
+            Mount(Path("/usr/bin/kmod"), "/usr/local/sbin/modprobe", ("bind", "ro", "exec")),
+        ]
+    )
+
+
+def storage_mounts(root: Path) -> list[Mount]:
+    dirs = ["var/lib/containerd", "var/lib/docker", "var/lib/kubelet"]
+    return _existing([Mount(root / d, f"/.bottlerocket/rootfs/{d}", ("rbind", "rshared")) for d in dirs])
+
+
+BOOTSTRAP_CAPS = ["CAP_SYS_ADMIN", "CAP_NET_ADMIN", "CAP_SYS_CHROOT", "CAP_SYS_MODULE", "CAP_AUDIT_CONTROL"]
+
+
+def run_flags(root: Path, name: str, ctype: ContainerType, superpowered: bool) -> list[str]:
+    """The ``ctr run`` flags of a host container (image and id aside)."""
+    # every container: the host's network (with its /etc/hosts and resolv.conf), proxy variables
+    flags = ["--net-host"]
+    for var in ("HTTPS_PROXY", "NO_PROXY"):
+        if (value := os.environ.get(var)) is not None:
+            flags += ["--env", f"{var}={value}", "--env", f"{var.lower()}={value}"]
+    mounts = default_mounts(root, name, ctype)
+    if superpowered:
+        mounts += privileged_mounts(root)
+        flags += ["--privileged", "--with-ns", "pid:/proc/1/ns/pid", "--rootfs-propagation", "rshared"]
+    elif ctype.name == "bootstrap":
+        mounts += privileged_mounts(root) + storage_mounts(root)
+        flags += ["--with-ns", "pid:/proc/1/ns/pid", "--rootfs-propagation", "rshared", "--seccomp"]
+        for cap in BOOTSTRAP_CAPS:
+            flags += ["--cap-add", cap]
+    else:
+        flags += ["--seccomp"]
+    for mount in mounts:
+        flags += ["--mount", mount.flag()]
+    return flags
