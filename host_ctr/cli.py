@@ -230,7 +230,9 @@ def _stop_task(ctr: Ctr, child: subprocess.Popen[bytes], container_id: str) -> N
     grace = _env_number("HOST_CTR_STOP_GRACE", STOP_GRACE)
     for sig, wait in (("SIGTERM", grace), ("SIGKILL", 45.0)):
         try:
-            ctr.call(["tasks", "kill", "--signal", sig, container_id], what=f"sending {sig} to container {container_id}")
+            ctr.call(
+                ["tasks", "kill", "--signal", sig, container_id], what=f"sending {sig} to container {container_id}"
+            )
         except CtrError as e:
             if child.poll() is not None:
                 return

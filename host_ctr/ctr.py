@@ -39,7 +39,9 @@ class Ctr:
             raise CtrError(f"containerd socket {self.socket} does not exist (is host-containerd running?)")
         self.call(["version"], what=f"containerd at {self.socket}", timeout=10)
 
-    def call(self, args: Sequence[str], what: str, timeout: float | None = 120, env: dict[str, str] | None = None) -> str:
+    def call(
+        self, args: Sequence[str], what: str, timeout: float | None = 120, env: dict[str, str] | None = None
+    ) -> str:
         """Run ``ctr ARGS``; its stdout, or CtrError("WHAT: ctr's message")."""
         try:
             done = subprocess.run(

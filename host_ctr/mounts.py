@@ -63,7 +63,9 @@ def apiclient_mounts(apiclient: str | None = None) -> list[Mount]:
     prefix (a virtualenv) and the directory thar is imported from, read-only at the same paths, so
     its ``#!`` line and imports resolve in the container. The system prefixes (/usr) are not
     bound over the image's own."""
-    found = apiclient or shutil.which("apiclient", path=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    found = apiclient or shutil.which(
+        "apiclient", path=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    )
     if not found:
         return []
     program = Path(found).absolute()
@@ -93,7 +95,11 @@ def default_mounts(root: Path, name: str, ctype: ContainerType) -> list[Mount]:
     mounts += apiclient_mounts()
     mounts += _existing(
         [
-            Mount(os_release if os_release.exists() else root / "usr/lib/os-release", "/etc/bottlerocket-release", ("bind", "ro")),
+            Mount(
+                os_release if os_release.exists() else root / "usr/lib/os-release",
+                "/etc/bottlerocket-release",
+                ("bind", "ro"),
+            ),
             Mount(
                 root / "usr/share/bottlerocket/application-inventory.json",
                 "/var/lib/bottlerocket/inventory/application.json",
@@ -108,16 +114,19 @@ def default_mounts(root: Path, name: str, ctype: ContainerType) -> list[Mount]:
 
 
 def privileged_mounts(root: Path) -> list[Mount]:
-    return [Mount(root, "/.bottlerocket/rootfs", ("rbind", "ro"))] + _existing(
-        [
-            Mount(Path("/lib/modules"), "/lib/modules", ("rbind", "ro")),
-            Mount(Path("/usr/src/kernels"), "/usr/src/kernels", ("rbind", "rw")),
-            Mount(Path("/sys/firmware"), "/sys/firmware", ("rbind",)),
-            Mount(Path("/sys/kernel/debug"), "/sys/kernel/debug", ("rbind",)),
-            Mount(root / "mnt", "/.bottlerocket/rootfs/mnt", ("rbind", "rshared")),
-            Mount(Path("/usr/bin/kmod"), "/usr/local/sbin/modprobe", ("bind", "ro", "exec")),
-        ]
-    )
+    return [
+        Mount(root, "/.bottlerocket/rootfs", ("rbind", "ro")),
+        *_existing(
+            [
+                Mount(Path("/lib/modules"), "/lib/modules", ("rbind", "ro")),
+                Mount(Path("/usr/src/kernels"), "/usr/src/kernels", ("rbind", "rw")),
+                Mount(Path("/sys/firmware"), "/sys/firmware", ("rbind",)),
+                Mount(Path("/sys/kernel/debug"), "/sys/kernel/debug", ("rbind",)),
+                Mount(root / "mnt", "/.bottlerocket/rootfs/mnt", ("rbind", "rshared")),
+                Mount(Path("/usr/bin/kmod"), "/usr/local/sbin/modprobe", ("bind", "ro", "exec")),
+            ]
+        ),
+    ]
 
 
 def storage_mounts(root: Path) -> list[Mount]:
@@ -125,6 +134,32 @@ def storage_mounts(root: Path) -> list[Mount]:
     return _existing([Mount(root / d, f"/.bottlerocket/rootfs/{d}", ("rbind", "rshared")) for d in dirs])
 
 
+def mounts_shared(mountinfo: Path = Path("/proc/self/mountinfo")) -> bool:
+    """Whether the mount of ``/`` is shared (Bottlerocket's is; a container's often private).
+    runc cannot make a mount ``rshared`` below a private one, so host-ctr's ``rshared`` mounts
+    and root propagation apply only on a shared ``/``."""
+    try:
+        lines = mountinfo.read_text().splitlines()
+    except OSError:
+        return False
+    shared = False
+    for line in lines:
+        fields = line.split()
+        if len(fields) > 6 and fields[4] == "/":
+            optional = fields[6 : fields.index("-")] if "-" in fields else []
+            shared = any(f.startswith("shared:") for f in optional)
+    return shared
+
+
+def _propagation(mounts: list[Mount], shared: bool) -> list[Mount]:
+    if shared:
+        return mounts
+    return [Mount(m.source, m.destination, tuple(o for o in m.options if o != "rshared")) for m in mounts]
+
+
+# The host's pid namespace, as runc's init (started by the shim, in the host's) sees its own;
+# /proc/1/ns/pid is the same namespace on a host, but unreadable where pid 1 is kept from us.
+HOST_PID_NS = "pid:/proc/self/ns/pid"
 BOOTSTRAP_CAPS = ["CAP_SYS_ADMIN", "CAP_NET_ADMIN", "CAP_SYS_CHROOT", "CAP_SYS_MODULE", "CAP_AUDIT_CONTROL"]
 
 
@@ -136,16 +171,18 @@ def run_flags(root: Path, name: str, ctype: ContainerType, superpowered: bool) -
         if (value := os.environ.get(var)) is not None:
             flags += ["--env", f"{var}={value}", "--env", f"{var.lower()}={value}"]
     mounts = default_mounts(root, name, ctype)
+    shared = mounts_shared()
+    rootfs = ["--rootfs-propagation", "rshared"] if shared else []
     if superpowered:
         mounts += privileged_mounts(root)
-        flags += ["--privileged", "--with-ns", "pid:/proc/1/ns/pid", "--rootfs-propagation", "rshared"]
+        flags += ["--privileged", "--with-ns", HOST_PID_NS, *rootfs]
     elif ctype.name == "bootstrap":
         mounts += privileged_mounts(root) + storage_mounts(root)
-        flags += ["--with-ns", "pid:/proc/1/ns/pid", "--rootfs-propagation", "rshared", "--seccomp"]
+        flags += ["--with-ns", HOST_PID_NS, *rootfs, "--seccomp"]
         for cap in BOOTSTRAP_CAPS:
             flags += ["--cap-add", cap]
     else:
         flags += ["--seccomp"]
-    for mount in mounts:
+    for mount in _propagation(mounts, shared):
         flags += ["--mount", mount.flag()]
     return flags

@@ -74,7 +74,9 @@ class RegistryConfig:
                 except (binascii.Error, UnicodeDecodeError):
                     sep = ""
                 if not sep:
-                    raise RegistryConfigError(f"registry config {where}: creds.{host}.auth is not base64 'user:password'")
+                    raise RegistryConfigError(
+                        f"registry config {where}: creds.{host}.auth is not base64 'user:password'"
+                    )
             credentials[host] = Credential(username, password, table.get("identitytoken", ""))
         return cls(mirrors, credentials)
 

@@ -169,7 +169,7 @@ address = "{socket_path}"
 address = "{socket_path}.ttrpc"
 
 [debug]
-address = "{sockets / 'debug.sock'}"
+address = "{sockets / "debug.sock"}"
 """,
         encoding="utf-8",
     )
@@ -243,7 +243,9 @@ class Registry:
 
     def connection(self) -> http.client.HTTPConnection:
         if self.ca:
-            return http.client.HTTPSConnection(self.host, timeout=30, context=ssl.create_default_context(cafile=self.ca))
+            return http.client.HTTPSConnection(
+                self.host, timeout=30, context=ssl.create_default_context(cafile=self.ca)
+            )
         return http.client.HTTPConnection(self.host, timeout=30)
 
     def headers(self) -> dict[str, str]:
@@ -457,7 +459,9 @@ class _Pusher:
     def __post_init__(self) -> None:
         self.conn = self.registry.connection()
 
-    def request(self, method: str, path: str, body: bytes = b"", headers: Mapping[str, str] = {}) -> http.client.HTTPResponse:  # noqa: B006
+    def request(
+        self, method: str, path: str, body: bytes = b"", headers: Mapping[str, str] = {}
+    ) -> http.client.HTTPResponse:
         self.conn.request(method, path, body=body, headers={**self.registry.headers(), **headers})
         response = self.conn.getresponse()
         response.read()

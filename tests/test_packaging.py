@@ -37,6 +37,7 @@ SCRIPTS = {
     "thar-record-restart",
     "thar-boot",
     "thar-install-units",
+    "host-ctr",
 }
 
 
@@ -150,6 +151,7 @@ def test_the_data_files_are_in_the_wheel(wheel: Path) -> None:
         assert any(n.startswith(f"{prefix}/defaults.d/") and n.endswith(".toml") for n in names), variant.name
         assert any(n.startswith(f"{prefix}/templates/") for n in names), variant.name
     assert "thar/py.typed" in names
+    assert "thar/host_ctr/host-containerd.toml" in names
     for component in (p for p in (ROOT / "thar").iterdir() if p.is_symlink() and (p / "__init__.py").is_file()):
         if (component / "README.md").is_file():
             assert f"thar/{component.name}/README.md" in names

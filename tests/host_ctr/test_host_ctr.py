@@ -33,13 +33,15 @@ class HostCtr:
     def argv(self, *args: str) -> list[str]:
         return [sys.executable, "-m", "thar.host_ctr", "--containerd-socket", str(self.daemon.socket), *args]
 
-    def __call__(self, *args: str, timeout: float = 60, **env: str) -> subprocess.CompletedProcess[str]:
+    def __call__(self, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            self.argv(*args), env={**self.env, **env}, capture_output=True, text=True, timeout=timeout, check=False
+            self.argv(*args), env={**self.env, **env}, capture_output=True, text=True, timeout=60, check=False
         )
 
     def popen(self, *args: str) -> subprocess.Popen[str]:
-        return subprocess.Popen(self.argv(*args), env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        return subprocess.Popen(
+            self.argv(*args), env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
 
 
 @pytest.fixture
@@ -95,10 +97,14 @@ def test_run_exits_with_the_task_status_and_keeps_the_storage(
 
 def test_superpowered_sees_the_host_root(host_ctr: HostCtr, registry: Registry) -> None:
     (host_ctr.root / "marker").write_text("the host\n")
-    image = push(registry, "cat /.bottlerocket/rootfs/marker > /.bottlerocket/host-containers/admin/seen")
+    seen = "/.bottlerocket/host-containers/admin/seen"
+    script = f"cat /.bottlerocket/rootfs/marker > {seen}; test -d /proc/{os.getpid()} && echo host-pids >> {seen}"
+    image = push(registry, script)
     done = host_ctr("run", "--container-id", "admin", "--source", image.tag, "--superpowered", "true")
     assert done.returncode == 0, done.stderr
-    assert (host_ctr.root / "local/host-containers/admin/seen").read_text() == "the host\n"
+    assert (host_ctr.root / "local/host-containers/admin/seen").read_text() == "the host\nhost-pids\n"
+    plain = host_ctr("run", "--container-id", "admin", "--source", image.tag)
+    assert plain.returncode == 1  # no host root: cat fails
 
 
 def test_bootstrap_containers_have_their_prefix_and_directory(host_ctr: HostCtr, registry: Registry) -> None:
@@ -129,7 +135,7 @@ def test_sigterm_stops_and_deletes_the_task(host_ctr: HostCtr, registry: Registr
     process = host_ctr.popen("run", "--container-id", "stopme", "--source", image.tag)
     _wait_running(host_ctr.daemon, "stopme", process)
     process.send_signal(signal.SIGTERM)
-    out, err = process.communicate(timeout=30)
+    _, err = process.communicate(timeout=30)
     assert process.returncode == status, err
     assert "stopme" not in host_ctr.daemon.containers()
     assert "stopme" not in host_ctr.daemon.tasks()
@@ -186,11 +192,14 @@ def test_credentials_from_the_registry_config(host_ctr: HostCtr, secure_registry
     image = push(secure_registry, "true")
     assert secure_registry.ca is not None
     trust = {"SSL_CERT_FILE": str(secure_registry.ca)}  # Go's crypto/x509 reads it: the CA for ctr
-    denied = host_ctr("pull-image", "--source", image.tag, **trust)
-    assert denied.returncode == 1 and image.tag in denied.stderr
+    # loopback without a scheme is plain HTTP (README): the TLS endpoint is named as a mirror
+    mirror = f'[mirrors."{secure_registry.host}"]\nendpoints = ["https://{secure_registry.host}"]\n'
     config = tmp_path / "host-ctr.toml"
+    config.write_text(mirror)
+    denied = host_ctr("pull-image", "--source", image.tag, "--registry-config", str(config), **trust)
+    assert denied.returncode == 1 and image.tag in denied.stderr and "401 Unauthorized" in denied.stderr
     config.write_text(
-        f'[creds."{secure_registry.host}"]\nusername = "{secure_registry.user}"\n'
+        f'{mirror}[creds."{secure_registry.host}"]\nusername = "{secure_registry.user}"\n'
         f'password = "{secure_registry.password}"\n'
     )
     done = host_ctr("pull-image", "--source", image.digest, "--registry-config", str(config), **trust)
