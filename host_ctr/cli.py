@@ -189,8 +189,18 @@ def run(ctr: Ctr, args: argparse.Namespace) -> int:
             flags = run_flags(thar_root(), name, ctype, args.superpowered)
         except MountError as e:
             raise HostCtrError(f"container {container_id}: {e}") from e
-        runc_root = ctr.socket.parent / "runc"
-        argv = ctr.argv("run", "--runc-root", str(runc_root), *flags, args.source, container_id)
+        # runc's root and the stdio FIFOs beside the socket: /run/host-containerd/{runc,fifo}
+        state = ctr.socket.parent
+        argv = ctr.argv(
+            "run",
+            "--runc-root",
+            str(state / "runc"),
+            "--fifo-dir",
+            str(state / "fifo"),
+            *flags,
+            args.source,
+            container_id,
+        )
         return _supervise(ctr, argv, container_id, stop)
     finally:
         for s, handler in previous.items():

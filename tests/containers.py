@@ -173,11 +173,19 @@ address = "{sockets / "debug.sock"}"
 """,
         encoding="utf-8",
     )
+    # containerd 1.6's shims put their sockets in /run/containerd/s, whatever the config says:
+    # containerd runs in a mount namespace of its own with the test's folder bound over /run
+    # (its sockets, root and state are below /tmp), so nothing lands in the machine's /run.
+    run = base / "run"
+    run.mkdir()
+    require("/usr/bin/unshare", root=False)
     log = base / "containerd.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [CONTAINERD, "--config", str(config)], stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
+            ["/usr/bin/unshare", "--mount", "--propagation", "private", "--", "/bin/sh", "-c",
+             f'mount --bind "$1" /run && exec {CONTAINERD} --config "$2"', "sh", str(run), str(config)],
+            stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
     daemon = Containerd(socket_path, root, state, config, log, process)
     deadline = time.monotonic() + 30
     while True:
@@ -205,13 +213,20 @@ def stop_containerd(daemon: Containerd) -> None:
         shutil.rmtree(daemon.socket.parent, ignore_errors=True)
 
 
+MACHINE_PATHS = [Path("/run/containerd"), Path("/var/lib/containerd"), Path("/run/host-containerd")]
+
+
 @pytest.fixture
 def containerd(tmp_path: Path) -> Iterator[Containerd]:
+    """A started :class:`Containerd`, stopped by pid at teardown; the machine's containerd paths
+    that did not exist before must not exist after."""
+    absent = [p for p in MACHINE_PATHS if not p.exists()]
     daemon = start_containerd(tmp_path)
     try:
         yield daemon
     finally:
         stop_containerd(daemon)
+        assert [p for p in absent if p.exists()] == [], "containerd wrote to the machine's paths"
 
 
 # --- registry ---------------------------------------------------------------------------------
