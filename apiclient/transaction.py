@@ -104,7 +104,9 @@ def discard_on_failure(socket_path: SocketPath, tx: str) -> Iterator[None]:
 
     Nothing is tried when the block failed because the socket could not be connected to (the
     delete could not be sent either). A failure of the delete itself is logged as a warning;
-    the block's error is what the caller sees.
+    the block's error is what the caller sees. A delete the server's policy refuses (403) is
+    only a debug line: a caller that may not discard transactions could not stage into one
+    either (the apiserver's reader role), so nothing was left behind.
     """
     try:
         yield
@@ -113,8 +115,19 @@ def discard_on_failure(socket_path: SocketPath, tx: str) -> Iterator[None]:
             try:
                 send(socket_path, delete_request(tx))
             except ApiClientError as delete_exc:
-                log.warning("Could not delete transaction '%s' after the failure: %s", tx, delete_exc)
+                if _forbidden(delete_exc):
+                    log.debug("Transaction '%s' not deleted after the failure: %s", tx, delete_exc)
+                else:
+                    log.warning("Could not delete transaction '%s' after the failure: %s", tx, delete_exc)
         raise
+
+
+def _forbidden(exc: BaseException | None) -> bool:
+    while exc is not None:
+        if isinstance(exc, ResponseStatus) and exc.status == 403:
+            return True
+        exc = exc.__cause__
+    return False
 
 
 def _unreachable(exc: BaseException | None) -> bool:

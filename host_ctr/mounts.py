@@ -11,16 +11,16 @@ the persistent directory is created.
 from __future__ import annotations
 
 import os
-import shutil
-import sys
 from dataclasses import dataclass
 from pathlib import Path
+
+from thar.atomic import write_atomic
+
+from .apiclient import BUNDLE, DESTINATION, Interpreter, build_bundle, host_interpreter
 
 __all__ = ["ContainerType", "Mount", "MountError", "apiclient_mounts", "run_flags"]
 
 PROPAGATIONS = {"shared", "rshared", "private", "rprivate", "slave", "rslave"}
-# Prefixes never bound over the container's own: the image's /usr is its own.
-SYSTEM_PREFIXES = {Path("/"), Path("/usr"), Path("/usr/local")}
 
 
 class MountError(Exception):
@@ -57,26 +57,20 @@ class Mount:
         return f"type=bind,src={self.source},dst={self.destination},options={':'.join(options)}"
 
 
-def apiclient_mounts(apiclient: str | None = None) -> list[Mount]:
-    """Bottlerocket binds ``/usr/bin/apiclient`` at ``/usr/local/bin/apiclient``. thar's apiclient
-    is a Python program: it is bound there too, with the directory it lives in, its interpreter's
-    prefix (a virtualenv) and the directory thar is imported from, read-only at the same paths, so
-    its ``#!`` line and imports resolve in the container. The system prefixes (/usr) are not
-    bound over the image's own."""
-    found = apiclient or shutil.which(
-        "apiclient", path=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
-    )
-    if not found:
-        return []
-    program = Path(found).absolute()
-    import thar
-
-    folders = {program.parent, Path(sys.prefix), Path(sys.base_prefix), Path(thar.__file__).resolve().parent.parent}
-    kept = sorted(f for f in folders if f not in SYSTEM_PREFIXES and f.is_dir())
-    # a folder inside another kept one is bound with it (rbind)
-    kept = [f for f in kept if not any(o != f and f.is_relative_to(o) for o in kept)]
-    mounts = [Mount(program, "/usr/local/bin/apiclient", ("bind", "ro"))]
-    return mounts + [Mount(f, str(f), ("rbind", "ro")) for f in kept]
+def apiclient_mounts(root: Path, python: Interpreter | None = None) -> list[Mount]:
+    """apiclient at ``/usr/local/bin/apiclient``, as Bottlerocket binds its own: thar's is a zipapp
+    written to ``ROOT/run/host-ctr/apiclient`` (replaced atomically: a running container keeps
+    the one it has), with the Python that runs it bound read-only (``host_ctr/apiclient.py``).
+    ``python``: the interpreter, default host-ctr's own."""
+    python = python or host_interpreter()
+    bundle = root / BUNDLE
+    try:
+        bundle.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(bundle, build_bundle(python.shebang), mode=0o755)
+    except OSError as e:
+        raise MountError(f"apiclient for the container at {bundle}: {e.strerror or e}") from e
+    mounts = [Mount(bundle, DESTINATION, ("bind", "ro"))]
+    return mounts + [Mount(source, dest, ("rbind", "ro")) for source, dest in python.binds]
 
 
 def _existing(mounts: list[Mount]) -> list[Mount]:
@@ -92,7 +86,7 @@ def default_mounts(root: Path, name: str, ctype: ContainerType) -> list[Mount]:
     os_release = root / "etc/os-release"
     mounts = [Mount(persistent, f"/.bottlerocket/{ctype.persistent_dir}/{name}", ("rbind", "rw"))]
     mounts += _existing([Mount(root / "run/api.sock", "/run/api.sock", ("bind", "rw"))])
-    mounts += apiclient_mounts()
+    mounts += apiclient_mounts(root)
     mounts += _existing(
         [
             Mount(

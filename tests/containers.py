@@ -8,7 +8,8 @@ Every daemon runs from the test's own directories (its config, root, state, sock
 Fixtures: ``containerd`` (a :class:`Containerd`), ``registry`` (a plain-HTTP :class:`Registry`),
 ``secure_registry`` (TLS with a self-signed certificate and htpasswd basic auth; skips when
 ``openssl`` or a bcrypt ``crypt(3)`` is missing). Helpers: :func:`busybox_image`,
-:func:`build_image`, :func:`push_image`, :func:`require`.
+:func:`build_image`, :func:`push_image`, :func:`require`, :func:`glibc_image` (the C library
+a host Python needs, for thar's apiclient in a container), :func:`image_with_config`.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import signal
 import socket
 import ssl
 import subprocess
+import sys
 import tarfile
 import tempfile
 import time
@@ -47,10 +49,13 @@ __all__ = [
     "build_image",
     "busybox_image",
     "containerd",
+    "glibc_image",
+    "image_with_config",
     "push_image",
     "registry",
     "require",
     "secure_registry",
+    "shared_libraries",
 ]
 
 REQUIRED = os.environ.get("THAR_HOST_TESTS") == "required"
@@ -512,3 +517,56 @@ def push_image(registry: Registry, repo: str, tag: str, image: Image) -> PushedI
     if digest != image.digest:
         raise AssertionError(f"registry {registry.host}: manifest digest {digest}, pushed {image.digest}")
     return PushedImage(f"{registry.host}/{repo}:{tag}", f"{registry.host}/{repo}@{digest}")
+
+
+# --- images for thar's apiclient ----------------------------------------------------------------
+
+
+def _python_var(python: Path, expression: str) -> str:
+    done = subprocess.run([str(python), "-c", f"import sys, sysconfig; print({expression})"],
+                          capture_output=True, text=True, check=True, timeout=60)  # fmt: skip
+    return done.stdout.strip()
+
+
+def shared_libraries(*programs: Path) -> set[Path]:
+    """The shared libraries ``ldd`` names for ``programs`` (the loader included; not found ones left out)."""
+    require("/usr/bin/ldd", root=False)
+    found: set[Path] = set()
+    for program in programs:
+        done = subprocess.run(["/usr/bin/ldd", str(program)], capture_output=True, text=True, check=False, timeout=60)
+        for line in done.stdout.splitlines():
+            target = line.split("=>")[-1].split("(")[0].strip()
+            if target.startswith("/"):
+                found.add(Path(target))
+    return found
+
+
+def glibc_image(python: Path | None = None, cmd: list[str] | None = None, user: str | None = None) -> Image:
+    """busybox (``/bin/sh``, …) and the C library a host Python needs: the shared libraries ``ldd``
+    names for ``python`` (default this one) and its ``lib-dynload`` modules, at their paths, as a
+    distribution's image has its glibc. Not Python itself: host-ctr binds the host's (those below
+    its prefix, when host-ctr binds the prefix, are left out). ``user``: the config's ``User``."""
+    python = python or Path(sys.executable)
+    prefix = Path(_python_var(python, "sys.base_prefix"))
+    dynload = Path(_python_var(python, "sysconfig.get_config_var('DESTSHARED')"))
+    libraries = shared_libraries(python, *sorted(dynload.glob("*.so")))
+    own = prefix not in (Path("/"), Path("/usr"), Path("/usr/local"))
+    files: dict[str, bytes | Path] = {"bin/busybox": Path(BUSYBOX)}
+    for library in sorted(libraries):
+        if not (own and library.is_relative_to(prefix)):
+            files[str(library)] = library.resolve()
+    require(BUSYBOX, root=False)
+    applets = subprocess.run([BUSYBOX, "--list"], capture_output=True, text=True, check=True).stdout.split()
+    links = {f"bin/{a}": "busybox" for a in applets if a != "busybox"}
+    image = build_image(files, cmd=cmd or ["/bin/sh"], symlinks=links)
+    return image_with_config(image, User=user) if user else image
+
+
+def image_with_config(image: Image, **config: object) -> Image:
+    """``image`` with ``config`` (``User``, ``WorkingDir``, …) added to its config's ``config``."""
+    document = json.loads(image.config)
+    document["config"].update(config)
+    blob = json.dumps(document).encode()
+    manifest = json.loads(image.manifest)
+    manifest["config"] = _descriptor(OCI_CONFIG, blob)
+    return Image(image.layer, blob, json.dumps(manifest).encode())

@@ -45,7 +45,7 @@ ALLOWED: dict[str, set[str]] = {
     "sandbox": {"thar_be_settings"}  # thar_be_settings: the restart recorder it installs in the sandbox
     | {"variants"},  # variants: --variant names one of thar's variants (data)
     # host-ctr: host containers on their own containerd, driven through containerd's ctr (stdlib + toml)
-    "host_ctr": set(),
+    "host_ctr": {"apiclient"},  # apiclient: its files make the zipapp host containers run (lazy)
     # data: each variant's defaults.d, templates, os-release
     "variants": set(),
     # thar/*.py: the namespace itself and thar-install-units, stdlib only

@@ -104,6 +104,20 @@ def test_a_failing_delete_after_a_failure_is_only_a_warning(capsys: pytest.Captu
     assert error.endswith(", status 500)")
 
 
+def test_a_delete_the_policy_refuses_after_a_refusal_is_not_a_warning(
+    capsys: pytest.CaptureFixture[str], peer: ApiPeer
+) -> None:
+    refusal = "Forbidden: uid 4202, gid 4202, role 'reader' by rule 'readers' of /etc/thar/policy.toml: may not "
+    peer.route("PATCH", "/settings/keypair", (403, refusal + "PATCH /settings/keypair"))
+    peer.route("DELETE", "/tx", (403, refusal + "DELETE /tx"))
+    code, _, err = run(capsys, peer, "set", "motd=x")
+    assert code == 1
+    assert [r.method for r in peer.requests] == ["PATCH", "DELETE"]
+    assert err.count("\n") == 1 and "WARNING" not in err
+    assert err.startswith(refusal + "PATCH /settings/keypair (Failed to change settings: Failed PATCH request to ")
+    assert err.endswith(", status 403)\n")
+
+
 def test_set_without_a_server_names_the_socket(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     socket_path = str(tmp_path / "api.sock")
     assert main(["-s", socket_path, "set", "motd=x"]) == 1
