@@ -618,5 +618,3 @@ def test_exec_options_end_where_the_command_starts(argv: list[str], parsed: Exec
 )
 def test_exec_usage_errors(capsys: pytest.CaptureFixture[str], peer: ApiPeer, argv: list[str], message: str) -> None:
     assert usage_error(capsys, peer, *argv) == message
-
-
