@@ -21,6 +21,7 @@ from aiohttp.test_utils import TestClient
 from thar.apiserver import peer
 from thar.apiserver.exec import (
     CAPACITY_UPDATE_INTERVAL,
+    HEARTBEAT_INTERVAL,
     MAX_MESSAGES_OUTSTANDING,
     ExecConfig,
     InvalidMessage,
@@ -280,12 +281,31 @@ async def test_a_pty_of_the_client_s_size_follows_its_resizes(client: Client) ->
 
 
 @pytest.mark.asyncio
-async def test_the_server_answers_pings(client: Client) -> None:
+async def test_the_server_answers_pings_and_pings_every_2_s(client: Client) -> None:
     async with client.ws_connect("/exec", autoping=False) as ws:
         await ws.receive()  # the first capacity update
         await ws.ping(b"hb")
         message = await ws.receive()
         assert (message.type, message.data) == (WSMsgType.PONG, b"hb")
+        message = await ws.receive(timeout=HEARTBEAT_INTERVAL + 1)
+        assert message.type is WSMsgType.PING
+
+
+@pytest.mark.asyncio
+async def test_stopping_the_server_closes_the_sessions_and_stops_their_processes(
+    client: Client, tmp_path: Path
+) -> None:
+    async with client.ws_connect("/exec") as ws:
+        await ws.send_str(init(["sleep", "30"]))
+        pid_file = tmp_path / "pid"
+        for _ in range(100):
+            if pid_file.exists() and pid_file.read_text().strip():
+                break
+            await asyncio.sleep(0.05)
+        shutdown = asyncio.create_task(client.app.shutdown())
+        assert (await until_closed(ws))[2] == (1001, "apiserver is stopping")
+        await shutdown
+    await _gone(int(pid_file.read_text()))
 
 
 @pytest.mark.asyncio
