@@ -220,11 +220,11 @@ class _Session:
         if self.child is None:
             await self.close(WSCloseCode.POLICY_VIOLATION, "process data sent before initialization")
             return False
-        if self.input_closed:
-            return True  # after ContentComplete: ignored, as Bottlerocket
-        if self.write_failed:
-            await self.close(WSCloseCode.INTERNAL_ERROR, "writing to process failed")
-            return False
+        if self.input_closed or self.write_failed:
+            # After ContentComplete, ignored as in Bottlerocket. After a failed write (the process
+            # closed its stdin or ended), dropped: the exit status is what the client waits for
+            # (thar; Bottlerocket closes with 1011 `writing to process failed`).
+            return True
         self.received += 1
         # An obedient client waits while (received - written) > max before reading its next
         # input, so it can have max + 1 outstanding (as Bottlerocket's channel plus its writer).
@@ -329,9 +329,7 @@ class _Session:
         if child is not None:
             if child.process.returncode is None:
                 log.info("exec client disconnected (%s); stopping the process", self.who)
-                await child.stop()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(child.process.wait(), CLOSE_TIMEOUT)
+                await child.stop(grace=CLOSE_TIMEOUT)
             if self.waiter is not None:  # sends the exit status (or finds the connection closed)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(asyncio.shield(self.waiter), OUTPUT_GRACE + CLOSE_TIMEOUT + 1)

@@ -291,23 +291,39 @@ class ExecChild:
         code = await self.process.wait()
         return 128 - code if code < 0 else code
 
-    async def stop(self) -> None:
-        """SIGTERM to ctr, which passes it on to the command when there is no TTY. With a TTY ctr
-        forwards no signal, so the command itself is first sent SIGHUP through containerd, as a
-        terminal hang-up (thar; in Bottlerocket an interactive shell outlives a dropped client)."""
+    async def stop(self, grace: float) -> None:
+        """SIGTERM to ctr, which passes it on to the command when there is no TTY; SIGKILL to ctr
+        if it is still running ``grace`` seconds later. With a TTY ctr forwards no signal, so the
+        command itself is first sent SIGHUP through containerd, as a terminal hang-up (thar; in
+        Bottlerocket an interactive shell outlives a dropped client)."""
         if self.process.returncode is not None:
             return
         if self.pty and self.ctr:
-            try:
-                kill = await asyncio.create_subprocess_exec(
-                    *self.ctr, "task", "kill", "--exec-id", self.exec_id, "--signal", "SIGHUP", self.target,
-                    stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
-                    stderr=asyncio.subprocess.DEVNULL,
-                )  # fmt: skip
-                await asyncio.wait_for(kill.wait(), CTR_TIMEOUT)
-            except (OSError, TimeoutError) as exc:
-                log.warning("Could not send SIGHUP to exec %s in '%s': %s", self.exec_id, self.target, exc)
+            await self._hang_up()
         self._signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(self.process.wait(), grace)
+        except TimeoutError:
+            log.warning("exec %s in '%s' still runs %g s after SIGTERM: SIGKILL", self.exec_id, self.target, grace)
+            self._signal(signal.SIGKILL)
+
+    async def _hang_up(self) -> None:
+        argv = [*self.ctr, "task", "kill", "--exec-id", self.exec_id, "--signal", "SIGHUP", self.target]
+        try:
+            kill = await asyncio.create_subprocess_exec(
+                *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.DEVNULL,
+            )  # fmt: skip
+        except OSError as exc:
+            log.warning("Could not send SIGHUP to exec %s in '%s': %s", self.exec_id, self.target, exc)
+            return
+        try:
+            await asyncio.wait_for(kill.wait(), CTR_TIMEOUT)
+        except TimeoutError:
+            log.warning("ctr task kill of exec %s timed out after %g s", self.exec_id, CTR_TIMEOUT)
+            with contextlib.suppress(ProcessLookupError):
+                kill.kill()
+            await kill.wait()
 
     def close(self) -> None:
         if self._winch is not None:

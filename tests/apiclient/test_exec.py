@@ -244,6 +244,11 @@ def test_stdin_is_streamed_to_the_command(host: Host) -> None:
     assert done.stdout.split()[0].decode() == hashlib.md5(big).hexdigest()
 
 
+def test_input_the_command_stops_reading_does_not_change_its_status(host: Host) -> None:
+    done = host.run(BOX, "head", "-n", "1", input=b"y\n" * 2_000_000)
+    assert (done.returncode, done.stdout, done.stderr) == (0, b"y\n", b"")
+
+
 def test_stdout_and_stderr_of_the_command_both_reach_stdout(host: Host) -> None:
     done = host.run(BOX, "sh", "-c", "echo out; echo err >&2")
     assert (done.returncode, sorted(done.stdout.splitlines()), done.stderr) == (0, [b"err", b"out"], b"")

@@ -228,11 +228,22 @@ async def test_a_client_ignoring_capacity_is_closed(client: Client, tmp_path: Pa
     # patience ends at MAX_MESSAGES_OUTSTANDING (+1 being written) unacknowledged messages.
     async with client.ws_connect("/exec") as ws:
         await ws.send_str(init(["sleep", "30"]))
+        pid = await _started(tmp_path)
         for _ in range(MAX_MESSAGES_OUTSTANDING + 40):
             await ws.send_bytes(b"y" * 4096)
         close = (await until_closed(ws))[2]
         assert close == (1009, "write buffer full; obey capacity updates")
-    await _gone(int((tmp_path / "pid").read_text()))
+    await _gone(pid)
+
+
+async def _started(tmp_path: Path) -> int:
+    """The pid of the command the stand-in ctr runs, once it has started."""
+    pid_file = tmp_path / "pid"
+    for _ in range(200):
+        if pid_file.exists() and pid_file.read_text().strip():
+            return int(pid_file.read_text())
+        await asyncio.sleep(0.05)
+    raise AssertionError("the command never started")
 
 
 async def _gone(pid: int, timeout: float = 10) -> None:
@@ -251,13 +262,9 @@ async def _gone(pid: int, timeout: float = 10) -> None:
 async def test_a_client_that_goes_away_has_its_process_stopped(client: Client, tmp_path: Path) -> None:
     ws = await client.ws_connect("/exec")
     await ws.send_str(init(["sleep", "30"]))
-    pid_file = tmp_path / "pid"
-    for _ in range(100):
-        if pid_file.exists() and pid_file.read_text().strip():
-            break
-        await asyncio.sleep(0.05)
+    pid = await _started(tmp_path)
     await ws.close()
-    await _gone(int(pid_file.read_text()))  # SIGTERM to ctr (here, the command itself)
+    await _gone(pid)  # SIGTERM to ctr (here, the command itself)
 
 
 @pytest.mark.asyncio
@@ -297,15 +304,11 @@ async def test_stopping_the_server_closes_the_sessions_and_stops_their_processes
 ) -> None:
     async with client.ws_connect("/exec") as ws:
         await ws.send_str(init(["sleep", "30"]))
-        pid_file = tmp_path / "pid"
-        for _ in range(100):
-            if pid_file.exists() and pid_file.read_text().strip():
-                break
-            await asyncio.sleep(0.05)
+        pid = await _started(tmp_path)
         shutdown = asyncio.create_task(client.app.shutdown())
         assert (await until_closed(ws))[2] == (1001, "apiserver is stopping")
         await shutdown
-    await _gone(int(pid_file.read_text()))
+    await _gone(pid)
 
 
 @pytest.mark.asyncio
