@@ -150,6 +150,10 @@ class _Signals:
         os.close(self.write_fd)
 
 
+class _Closed(Exception):
+    """The server closed the session (its close frame was read while a send failed)."""
+
+
 class _Session:
     def __init__(self, ws: websocket.WebSocket, terminal: Terminal) -> None:
         self.ws = ws
@@ -203,7 +207,19 @@ class _Session:
         try:
             self.ws.send(opcode, data)
         except OSError as exc:
+            # The server may have closed after sending the exit status: read what it sent.
+            self._read_rest()
+            if self.close is not None:
+                raise _Closed() from None
             raise ExecFailed(f"Failed to send to the server: {exc.strerror or exc}") from exc
+
+    def _read_rest(self) -> None:
+        self.ws.sock.settimeout(1.0)
+        try:
+            while self.close is None and (data := self.ws.sock.recv(65536)):
+                self._messages(data)
+        except (OSError, ExecFailed):
+            pass
 
     def _from_server(self) -> bool:
         """Read what the socket has; True when a ping or pong came (the heartbeat)."""
@@ -213,6 +229,9 @@ class _Session:
             raise ExecFailed(f"Failed to read from WebSocket: {exc.strerror or exc}") from exc
         if not data:
             raise ExecFailed("The server closed the connection without an exit status")
+        return self._messages(data)
+
+    def _messages(self, data: bytes) -> bool:
         heard = False
         for message in self.ws.feed(data):
             if message.opcode == websocket.BINARY:
@@ -309,7 +328,11 @@ def exec_command(socket_path: SocketPath, target: str, command: Sequence[str | b
         _debug("Initialize: target %s, tty %s, command %r", target, terminal.tty, list(command))
         ws.send_text(initialize_message(target, command, terminal.tty, size))
         terminal.raw()
-        return _Session(ws, terminal).run(signals)
+        session = _Session(ws, terminal)
+        try:
+            return session.run(signals)
+        except _Closed:
+            return session._exit_status()
     except OSError as exc:
         raise ExecFailed(f"Failed to send to the server: {exc.strerror or exc}") from exc
     finally:
