@@ -26,6 +26,7 @@ import pytest
 
 from tests.apiserver.conftest import ServerProcess, build_f0
 from tests.containers import (
+    MACHINE_PATHS,
     Containerd,
     busybox_image,
     push_image,
@@ -123,6 +124,7 @@ def _start_server(tmp: Path, daemon: Containerd, policy: str | None = None) -> E
 @pytest.fixture(scope="module")
 def host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Host]:
     tmp = tmp_path_factory.mktemp("exec")
+    absent = [p for p in MACHINE_PATHS if not p.exists()]
     daemon = start_containerd(tmp)
     registry = box = server = None
     try:
@@ -152,6 +154,8 @@ def host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Host]:
             registry.process.terminate()
             registry.process.wait(10)
         stop_containerd(daemon)
+        # ctr's FIFOs are beside the test's socket (--fifo-dir), not in the machine's /run/containerd
+        assert [p for p in absent if p.exists()] == [], "exec wrote to the machine's containerd paths"
 
 
 # -- a real terminal ------------------------------------------------------------------------------
