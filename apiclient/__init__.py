@@ -5,8 +5,9 @@ standard library only, so it starts fast: it never imports aiohttp or pydantic. 
 thar-be-settings and early-boot-config import its functions rather than running the CLI:
 `raw_request` / `raw_request_unchecked` and one module per verb (`get`, `set`, `apply`,
 `reboot`, `raw`, `report`, `ephemeral_storage`). `settings-committer` (`apiclient.committer`),
-which commits the boot's launch transaction, is a thin entry point here too. `apiclient update`
-and `apiclient exec` are not supported yet.
+which commits the boot's launch transaction, is a thin entry point here too. `apiclient exec`
+runs a command in a host container over a WebSocket (`apiclient.exec`); `apiclient update` is
+not supported yet.
 """
 
 from __future__ import annotations

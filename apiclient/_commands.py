@@ -18,6 +18,7 @@ __all__ = [
     "ApplyArgs",
     "Command",
     "ConfirmArgs",
+    "ExecArgs",
     "GetArgs",
     "HistoryArgs",
     "Invocation",
@@ -98,6 +99,12 @@ class WatchArgs(NamedTuple):
     changes: int | None = None  # --count (`count` would hide tuple.count)
 
 
+class ExecArgs(NamedTuple):
+    target: str
+    command: tuple[str, ...]
+    tty: bool | None = None  # None: a TTY when stdin and stdout are terminals
+
+
 class UnsupportedArgs(NamedTuple):
     subcommand: str
     reason: str = ""
@@ -115,6 +122,7 @@ Command: TypeAlias = (
     | ConfirmArgs
     | UnsetArgs
     | WatchArgs
+    | ExecArgs
     | UnsupportedArgs
 )
 
@@ -130,4 +138,4 @@ class Invocation(NamedTuple):
 
 # Commands that only send requests through apiclient.client, which logs nothing above debug
 # (apiclient.cli sets logging up for them only when a debug record could be shown).
-QUIET_COMMANDS = (GetArgs, RawArgs, RequestArgs, UnsupportedArgs)
+QUIET_COMMANDS = (GetArgs, RawArgs, RequestArgs, ExecArgs, UnsupportedArgs)

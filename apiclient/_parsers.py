@@ -19,6 +19,7 @@ from thar.apiclient._commands import (
     ApplyArgs,
     Command,
     ConfirmArgs,
+    ExecArgs,
     GetArgs,
     HistoryArgs,
     Invocation,
@@ -164,7 +165,8 @@ subcommands:
   report cis|cis-k8s|fips [-l N] [-f F]  print a compliance report
   ephemeral-storage init|bind|list-disks|list-dirs ...
                                          set up the host's ephemeral disks
-  update, exec                           not supported by thar yet
+  exec [-t|-T] TARGET COMMAND [ARG...]   run a command in a host container
+  update                                 not supported by thar yet
   history [N] [--limit N] [--before N] [--prefix P]
                                          list commits (generations), or show generation N as a JSON Patch
   rollback N                             restore the settings of generation N (as a new generation) and apply
@@ -518,15 +520,47 @@ def _parse_update(parser: _Parser, rest: list[str]) -> UnsupportedArgs:
 
 
 def _exec_parser() -> _Parser:
-    return _Parser(
+    parser = _Parser(
         "apiclient exec",
-        "Bottlerocket's exec ([-t|--tty] [-T|--no-tty] TARGET COMMAND [ARG...]): run a command in a host\n"
-        "container over a WebSocket; not supported by thar yet.",
+        "Run a command in a host container (e.g. admin) and exit with its exit status; its input is\n"
+        "apiclient's stdin, its output (stdout and stderr together) apiclient's stdout.\n"
+        "  apiclient exec admin bash\n"
+        "  apiclient exec admin cat /file > file\n"
+        "Options are read only before TARGET; everything after it is the command.",
     )
+    parser.usage = "apiclient exec [-t|--tty] [-T|--no-tty] TARGET COMMAND [ARG...]"
+    parser.add_argument(
+        "-t", "--tty", action="store_true",
+        help="run the command in a pseudoterminal (default: when stdin and stdout are terminals)",
+    )  # fmt: skip
+    parser.add_argument("-T", "--no-tty", action="store_true", help="run the command without a pseudoterminal")
+    parser.add_argument("target", metavar="TARGET", help="the container to run the command in")
+    parser.add_argument("command", metavar="COMMAND [ARG...]", help="the command and its arguments")
+    return parser
 
 
-def _parse_exec(parser: _Parser, rest: list[str]) -> UnsupportedArgs:
-    return UnsupportedArgs("exec", "it needs a WebSocket to the server's /exec and a host container runtime")
+def _parse_exec(parser: _Parser, rest: list[str]) -> ExecArgs:
+    """Bottlerocket's `parse_exec_args`: `-t`/`--tty` and `-T`/`--no-tty` (the last one given
+    wins) until the command starts, the first other word is the target, the rest the command."""
+    tty: bool | None = None
+    target: str | None = None
+    command: list[str] = []
+    for arg in rest:
+        if not command and arg in ("-t", "--tty"):
+            tty = True
+        elif not command and arg in ("-T", "--no-tty"):
+            tty = False
+        elif not command and arg.startswith("-"):
+            parser.fail(f"Unknown argument '{arg}'")
+        elif target is None:
+            target = arg
+        else:
+            command.append(arg)
+    if target is None:
+        parser.fail("Missing required argument 'target'")
+    if not command:
+        parser.fail("Must specify a command for 'exec' to run.")
+    return ExecArgs(target, tuple(command), tty)
 
 
 def _history_parser() -> _Parser:

@@ -20,6 +20,7 @@ from thar.apiclient._commands import (
     QUIET_COMMANDS,
     ApplyArgs,
     ConfirmArgs,
+    ExecArgs,
     GetArgs,
     HistoryArgs,
     Invocation,
@@ -44,6 +45,7 @@ __all__ = [
     "SUBCOMMANDS",
     "ApplyArgs",
     "ConfirmArgs",
+    "ExecArgs",
     "GetArgs",
     "HistoryArgs",
     "Invocation",
@@ -77,6 +79,7 @@ _WRAPPERS = {
     "confirm": "Failed to confirm",
     "unset": "Failed to reset settings",
     "watch": "Failed to watch settings",
+    "exec": "Failed to exec",
 }
 
 
@@ -88,10 +91,16 @@ def pretty_json(value: Any) -> str:
     return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
-def run(invocation: Invocation) -> None:
-    """Run a parsed command: one library call, then print its result. Raises `ApiClientError`."""
+def run(invocation: Invocation) -> int:
+    """Run a parsed command: one library call, then print its result; returns the exit status (0,
+    or for `exec` the command's). Raises `ApiClientError`."""
     command = invocation.command
     socket_path = invocation.socket_path
+    if isinstance(command, ExecArgs):
+        from thar.apiclient.exec import exec_command
+
+        sys.stdout.flush()
+        return exec_command(socket_path, command.target, command.command, command.tty)
     if isinstance(command, GetArgs):
         from thar.apiclient.get import get_prefixes, get_uri
 
@@ -99,7 +108,7 @@ def run(invocation: Invocation) -> None:
             value, text = get_uri(socket_path, command.uri)
             if text is not None:  # not JSON (/metrics): shown as it is
                 sys.stdout.write(text if text.endswith("\n") else text + "\n")
-                return
+                return 0
         else:
             value = get_prefixes(socket_path, command.prefixes, strict=True)
         if command.toml:
@@ -199,6 +208,7 @@ def run(invocation: Invocation) -> None:
         raise NotSupported(command.subcommand, command.reason)
     else:
         raise TypeError(f"not a command this module runs: {command!r}")
+    return 0
 
 
 def _print_report(wait: Callable[[], dict[str, Any]]) -> None:
@@ -261,7 +271,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         setup_logging(invocation.log_level)
     try:
-        run(invocation)
+        status = run(invocation)
         sys.stdout.flush()  # here, where a closed pipe can still be handled
     except ApiClientError as exc:
         wrapper = _WRAPPERS.get(invocation.subcommand)
@@ -274,4 +284,4 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The reader of our output went away (`apiclient get | head`): say nothing more.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
-    return 0
+    return status

@@ -15,6 +15,8 @@ ApiClientError
 │          SourceHasDatetime, ApplyPatchFailed, ApplyCommitFailed
 ├── settings-committer: CommitRejected, CommitNotSent
 ├── SettingsNotToml            `get --toml`: settings that have no TOML form
+├── exec: WebSocketProtocolError (the server broke the WebSocket protocol), ExecFailed (the
+│         session ended without the command's exit status)
 └── NotSupported               a Bottlerocket subcommand thar does not serve yet
 ```
 
@@ -33,6 +35,7 @@ __all__ = [
     "CommitNotSent",
     "CommitRejected",
     "ConnectionFailed",
+    "ExecFailed",
     "InvalidFileUri",
     "InvalidJsonResponse",
     "InvalidSettingsJson",
@@ -51,6 +54,7 @@ __all__ = [
     "TransportError",
     "UnsupportedUriScheme",
     "UsageError",
+    "WebSocketProtocolError",
 ]
 
 
@@ -259,6 +263,26 @@ class NotSupported(ApiClientError):
     def __init__(self, subcommand: str, reason: str = "") -> None:
         self.subcommand = subcommand
         super().__init__(f"'apiclient {subcommand}' is not supported by thar yet" + (f" ({reason})" if reason else ""))
+
+
+class WebSocketProtocolError(ApiClientError):
+    """The server broke the WebSocket protocol: a handshake answer or a frame that is not one."""
+
+    def __init__(self, socket_path: str, detail: str) -> None:
+        self.socket_path = socket_path
+        self.detail = detail
+        super().__init__(f"WebSocket protocol error on '{socket_path}': {detail}")
+
+
+class ExecFailed(ApiClientError):
+    """`apiclient exec` ended without the command's exit status: the server closed the session
+    with a reason (the target is not running, a protocol error: `code` is the close code), went
+    silent, or went away."""
+
+    def __init__(self, reason: str, code: int | None = None) -> None:
+        self.reason = reason
+        self.code = code
+        super().__init__(reason)
 
 
 class SettingsNotToml(ApiClientError):

@@ -3,12 +3,13 @@
     apiserver --datastore-path /var/lib/bottlerocket/datastore/current [--socket-path /run/api.sock]
               [--socket-gid GID] [--log-level info] [--variant NAME|DIR] [--os-release PATH]
               [--applier "thar-be-settings --socket-path /run/api.sock"] [--reboot-command CMD] [--arch ARCH]
-              [--policy FILE] [--boot-timeline PATH] [--generator-timeline PATH]
+              [--policy FILE] [--boot-timeline PATH] [--generator-timeline PATH] [--exec-socket-path PATH]
               [--header-timeout S] [--idle-timeout S] [--max-connections N]
               [--max-connections-per-uid N] [--reserved-connections N]
 
 Defaults derive from ``THAR_ROOT`` (default ``/``): the socket is ``$THAR_ROOT/run/api.sock``,
-os-release ``$THAR_ROOT/usr/lib/os-release``. The variant (its settings model) comes from
+os-release ``$THAR_ROOT/usr/lib/os-release``, the containerd that ``GET /exec`` runs commands
+through ``$THAR_ROOT/run/host-containerd/containerd.sock`` (host-ctr's). The variant (its settings model) comes from
 ``--variant``, else from ``VARIANT_ID`` in os-release, else ``thar-dev``.
 """
 
@@ -38,6 +39,7 @@ from .connections import (
 )
 from .controller import Controller
 from .errors import ApiError
+from .exec import DEFAULT_EXEC_SOCKET, ExecConfig
 from .policy import PolicyError, load_policy
 from .routes import ServerConfig
 from .server import ServerSetupError, serve
@@ -86,6 +88,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--generator-timeline", type=Path, default=thar_root() / "run/thar/generators.json",
         help="sundog's generator durations, reported by GET /metrics",
+    )  # fmt: skip
+    parser.add_argument(
+        "--exec-socket-path", type=Path, default=thar_root() / DEFAULT_EXEC_SOCKET,
+        help="the host containers' containerd socket, for GET /exec (apiclient exec); default: %(default)s",
     )  # fmt: skip
     parser.add_argument(
         "--policy", type=Path, default=None, help="access policy (TOML); default: every caller is an admin"
@@ -162,6 +168,7 @@ def main(argv: list[str] | None = None) -> int:
         root=thar_root() if thar_root_override() is not None else None,
         boot_timeline=args.boot_timeline,
         generator_timeline=args.generator_timeline,
+        exec=ExecConfig(socket=args.exec_socket_path),
     )
     try:
         import uvloop

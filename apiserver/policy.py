@@ -24,8 +24,9 @@ A rule matches a caller whose uid is in ``uids`` or whose gid is in ``gids`` (it
 as SO_PEERCRED reports it); the first matching rule decides. Operators may stage, delete and
 commit transactions, apply, confirm and watch; every key they stage, remove, discard or commit must be
 under one of their prefixes (segment-wise: ``settings.ntp`` covers ``settings.ntp.time-servers``).
-Rollback and reboot are for admins. The uids and gids an admin rule names (and root) may also use
-the connections the server keeps for them when others have reached their caps (``connections.py``).
+Rollback, reboot and exec (``GET /exec``: a command in a host container) are for admins. The uids
+and gids an admin rule names (and root) may also use the connections the server keeps for them
+when others have reached their caps (``connections.py``).
 """
 
 from __future__ import annotations
@@ -40,7 +41,18 @@ from thar.datastore import Caller, InvalidKey, Key
 
 from .errors import Forbidden
 
-__all__ = ["ADMIN", "OPERATOR", "OPERATOR_ROUTES", "READER", "Access", "Policy", "PolicyError", "Rule", "load_policy"]
+__all__ = [
+    "ADMIN",
+    "ADMIN_ROUTES",
+    "OPERATOR",
+    "OPERATOR_ROUTES",
+    "READER",
+    "Access",
+    "Policy",
+    "PolicyError",
+    "Rule",
+    "load_policy",
+]
 
 ADMIN, OPERATOR, READER, NONE = "admin", "operator", "reader", "none"
 ROLES = (ADMIN, OPERATOR, READER, NONE)
@@ -57,6 +69,10 @@ OPERATOR_ROUTES = frozenset(
         ("POST", "/tx/confirm"),
     }
 )
+
+
+# Reads only an admin may make: running a command in a host container is not a read.
+ADMIN_ROUTES = frozenset({("GET", "/exec")})
 
 
 class PolicyError(Exception):
@@ -95,6 +111,8 @@ class Access:
         """Raise Forbidden unless this role may send ``method path`` at all."""
         if self.role == ADMIN:
             return
+        if (method, path) in ADMIN_ROUTES:
+            raise self.deny(f"may not {method} {path} (admins only)")
         if method == "GET" and self.role in (READER, OPERATOR):
             return
         if self.role == OPERATOR and (method, path) in OPERATOR_ROUTES:

@@ -16,7 +16,7 @@ import re
 import urllib.parse
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -41,6 +41,7 @@ from .errors import (
     PayloadTooLarge,
     RebootFailed,
 )
+from .exec import ExecConfig, exec_websocket
 from .metrics import CONTENT_TYPE, Metrics
 from .policy import Access, Policy
 from .staging import Guard
@@ -79,6 +80,7 @@ class ServerConfig:
     root: Path | None = None  # where a dry run finds templates and current files (THAR_ROOT; None: /)
     boot_timeline: Path | None = None  # thar-boot's timeline, shown by GET /metrics
     generator_timeline: Path | None = None  # sundog's generators and their durations, shown by GET /metrics
+    exec: ExecConfig = field(default_factory=ExecConfig)  # GET /exec: the host containers' containerd and its ctr
 
 
 CONTROLLER = web.AppKey("controller", Controller)
@@ -537,11 +539,15 @@ async def reboot(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+async def exec_command(request: web.Request) -> web.StreamResponse:
+    return await exec_websocket(request, request.app[CONFIG].exec)
+
+
 async def metrics(request: web.Request) -> web.Response:
     return web.Response(body=request.app[METRICS].render(), headers={"Content-Type": CONTENT_TYPE})
 
 
-ROUTES: tuple[tuple[str, str, Callable[[web.Request], Awaitable[web.Response]]], ...] = (
+ROUTES: tuple[tuple[str, str, Callable[[web.Request], Awaitable[web.StreamResponse]]], ...] = (
     ("GET", "/", get_model),
     ("GET", "/settings", get_settings),
     ("PATCH", "/settings", patch_settings),
@@ -565,6 +571,7 @@ ROUTES: tuple[tuple[str, str, Callable[[web.Request], Awaitable[web.Response]]],
     ("GET", "/services", _entries("services")),
     ("GET", "/configuration-files", _entries("configuration-files")),
     ("POST", "/actions/reboot", reboot),
+    ("GET", "/exec", exec_command),
     ("GET", "/metrics", metrics),
 )
 

@@ -22,6 +22,7 @@ from .confirm import CONFIRM_FILE, Confirmations
 from .connections import ConnectionGate, ConnectionLimitError, ConnectionLimits, GatedUnixSite, fit_to_descriptors
 from .controller import Controller
 from .errors import STATUS, ApiError, Forbidden
+from .exec import EXEC, ExecSessions
 from .metrics import Metrics
 from .routes import (
     ACCESS,
@@ -172,6 +173,10 @@ async def _wake_watches(app: web.Application) -> None:
     app[WATCH].close()  # long polls answer now rather than hold up the shutdown
 
 
+async def _close_exec_sessions(app: web.Application) -> None:
+    await app[EXEC].close_all()  # their processes are stopped as each session ends
+
+
 async def _confirm_lifetime(app: web.Application) -> AsyncIterator[None]:
     confirms = app[CONFIRMS]
     confirms.load(app[CONTROLLER].last_generation)
@@ -194,10 +199,12 @@ def make_app(controller: Controller, config: ServerConfig | None = None) -> web.
     app[METRICS] = Metrics(controller.snapshot.generation, app[CONFIG].boot_timeline, app[CONFIG].generator_timeline)
     base = getattr(controller.datastore, "base", None)
     app[CONFIRMS] = Confirmations(Path(base) / CONFIRM_FILE if base is not None else None)
+    app[EXEC] = ExecSessions()
     app.cleanup_ctx.append(_executor_lifetime)
     app.cleanup_ctx.append(_watch_lifetime)
     app.cleanup_ctx.append(_confirm_lifetime)
     app.on_shutdown.append(_wake_watches)
+    app.on_shutdown.append(_close_exec_sessions)
     app.router.add_routes(route_table(lambda method, path, handler: _instrumented(app, method, path, handler)))
     app.router.register_resource(Unrouted(unrouted))  # after every route
     return app

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.apiclient.peer import ApiPeer, running_peer
-from thar.apiclient.cli import main
+from thar.apiclient.cli import ExecArgs, main, parse_command_line
 
 SOCK = "<SOCK>"
 DEBUG_LINE = "[DEBUG] "
@@ -568,7 +568,7 @@ def test_ephemeral_storage_usage_errors(
     assert usage_error(capsys, peer, *argv) == message
 
 
-# -- update and exec: parsed, then refused at run time
+# -- update: parsed, then refused at run time
 
 
 @pytest.mark.parametrize("argv", [["update", "check"], ["update", "cancel"], ["update", "apply", "--check", "-r"]])
@@ -593,7 +593,28 @@ def test_update_usage_errors(capsys: pytest.CaptureFixture[str], peer: ApiPeer, 
     assert usage_error(capsys, peer, *argv) == message
 
 
-def test_exec_is_not_supported(capsys: pytest.CaptureFixture[str], peer: ApiPeer) -> None:
-    code, out, err = on_peer(capsys, peer, "exec", "admin", "ls", "-l")
-    assert (code, out, peer.requests) == (1, "", [])
-    assert err.startswith("'apiclient exec' is not supported by thar yet")
+@pytest.mark.parametrize(
+    ("argv", "parsed"),
+    [
+        (["exec", "admin", "ls", "-l"], ExecArgs("admin", ("ls", "-l"), None)),
+        (["exec", "-t", "admin", "sh"], ExecArgs("admin", ("sh",), True)),
+        (["exec", "--tty", "-T", "admin", "sh"], ExecArgs("admin", ("sh",), False)),  # the last one wins
+        (["exec", "--no-tty", "admin", "sh", "-t", "--tty"], ExecArgs("admin", ("sh", "-t", "--tty"), False)),
+        (["exec", "admin", "-T", "x"], ExecArgs("admin", ("x",), False)),  # options until the command's first word
+    ],
+)
+def test_exec_options_end_where_the_command_starts(argv: list[str], parsed: ExecArgs) -> None:
+    assert parse_command_line(argv).command == parsed
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["exec"], "Missing required argument 'target'"),
+        (["exec", "-t"], "Missing required argument 'target'"),
+        (["exec", "admin"], "Must specify a command for 'exec' to run."),
+        (["exec", "--bogus", "admin", "ls"], "Unknown argument '--bogus'"),
+    ],
+)
+def test_exec_usage_errors(capsys: pytest.CaptureFixture[str], peer: ApiPeer, argv: list[str], message: str) -> None:
+    assert usage_error(capsys, peer, *argv) == message

@@ -53,6 +53,7 @@ def test_help_does_not_import_aiohttp() -> None:
         ["apply", "file:///nonexistent.toml"],
         ["raw", "-u", "/tx/list"],
         ["reboot"],
+        ["exec", "admin", "true"],
     ],
 )
 def test_running_a_command_does_not_import_aiohttp_or_pydantic(argv: list[str]) -> None:

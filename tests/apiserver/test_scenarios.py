@@ -508,10 +508,9 @@ def test_53_routing_wrong_method_is_405_unknown_path_is_404(ro_api: Api) -> None
     expect(ro_api.get("/nope"), 404, "")
 
 
-@pytest.mark.skip(reason="GET/POST /exec (WebSocket exec) is not implemented by thar yet")
 def test_53_exec_wrong_method_is_405_and_get_without_upgrade_is_400(ro_api: Api) -> None:
-    expect(ro_api.post("/exec"), 405)
-    expect(ro_api.get("/exec"), 400)
+    expect(ro_api.post("/exec"), 405, "")
+    expect(ro_api.get("/exec"), 400, "")
 
 
 # -- Not implemented by thar yet (54-57) ----------------------------------------------------------

@@ -222,7 +222,7 @@ def test_session_reaches_the_server(api: requests.Session) -> None:
 def test_what_the_description_promises(api: requests.Session) -> None:
     """openapi.yaml's description: unknown paths 404 with an empty body (a trailing slash makes an
     unknown path), and a known path with a method it does not serve 405 with ``Allow``."""
-    for path in ("/no-such-path", "/settings/", "/settings/keypair/", "/updates/status", "/exec"):
+    for path in ("/no-such-path", "/settings/", "/settings/keypair/", "/updates/status", "/exec/"):
         response = api.get(BASE_URL + path)
         assert (response.status_code, response.content) == (404, b""), path
     for path, item in schema.raw_schema["paths"].items():
