@@ -46,6 +46,9 @@ ALLOWED: dict[str, set[str]] = {
     | {"variants"},  # variants: --variant names one of thar's variants (data)
     # host-ctr: host containers on their own containerd, driven through containerd's ctr (stdlib + toml)
     "host_ctr": {"apiclient"},  # apiclient: its files make the zipapp host containers run (lazy)
+    # bootstrap-containers and bootstrap-commands: read the rendered files, systemctl and host-ctr as programs,
+    # the API through apiclient
+    "bootstrap_containers": {"apiclient"},
     # data: each variant's defaults.d, templates, os-release
     "variants": set(),
     # thar/*.py: the namespace itself and thar-install-units, stdlib only

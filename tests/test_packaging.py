@@ -38,6 +38,8 @@ SCRIPTS = {
     "thar-boot",
     "thar-install-units",
     "host-ctr",
+    "bootstrap-containers",
+    "bootstrap-commands",
 }
 
 

@@ -288,9 +288,11 @@ def _toml_files(folder: Traversable) -> list[Traversable]:
     return sorted(found, key=lambda p: p.name.encode())
 
 
-def storewolf_defaults(root: Path, variant: Traversable) -> list[Change]:
+def storewolf_defaults(root: Path, variant: Traversable, programs: Callable[[str], str] | None = None) -> list[Change]:
     """``root/etc/storewolf/defaults.d/``: the variant's ``defaults.d/*.toml``, its ``host.toml``
-    as ``99-host.toml``, and no other ``*.toml`` (the directory is thar-install-units')."""
+    as ``99-host.toml``, and no other ``*.toml`` (the directory is thar-install-units').
+    ``programs`` rewrites the host.toml's text (thar's programs in its restart commands moved
+    to ``--bindir``, as in the units)."""
     target = root / DEFAULTS_DIR
     merged = root / "etc/storewolf/defaults.toml"
     if merged.exists():
@@ -313,6 +315,8 @@ def storewolf_defaults(root: Path, variant: Traversable) -> list[Change]:
     for name, source in sources.items():
         data = source.read_bytes()
         try:
+            if name == HOST_DEFAULTS and programs is not None:
+                data = programs(data.decode("utf-8")).encode("utf-8")
             tomllib.loads(data.decode("utf-8"))
         except (UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
             raise InstallError(f"{source} is not valid TOML: {err}") from err
@@ -336,13 +340,16 @@ def directories(root: Path) -> list[Change]:
     return [directory_change(root / name) for name in DIRECTORIES]
 
 
-def host_changes(root: Path, variant: Traversable, replace_os_release: bool = False) -> list[Change]:
-    """Every change that makes ``root`` a host of ``variant``, units aside."""
+def host_changes(
+    root: Path, variant: Traversable, replace_os_release: bool = False, programs: Callable[[str], str] | None = None
+) -> list[Change]:
+    """Every change that makes ``root`` a host of ``variant``, units aside (``programs``: see
+    ``storewolf_defaults``)."""
     return [
         *api_group(root),
         *os_release(root, variant, replace_os_release),
         *directories(root),
-        *storewolf_defaults(root, variant),
+        *storewolf_defaults(root, variant, programs),
         *templates(root, variant),
     ]
 

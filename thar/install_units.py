@@ -51,12 +51,23 @@ PROGRAMS = (
     "sundog",
     "settings-committer",
     "thar-be-settings",
+    "host-ctr",
+    "bootstrap-containers",
+    "bootstrap-commands",
 )
 WANTS_DIR = "multi-user.target.wants"
 TARGET = "preconfigured.target"
 # The static links (wants directory, unit): the units alone, and a host's.
 UNIT_LINKS = ((WANTS_DIR, TARGET),)
-HOST_LINKS = (*UNIT_LINKS, (WANTS_DIR, "configured.target"), ("sockets.target.wants", "apiserver.socket"))
+HOST_LINKS = (
+    *UNIT_LINKS,
+    (WANTS_DIR, "configured.target"),
+    ("sockets.target.wants", "apiserver.socket"),
+    # Bottlerocket's bootstrap-commands.service: RequiredBy=preconfigured.target.
+    ("preconfigured.target.requires", "bootstrap-commands.service"),
+    # The units enabled for configured.target during the boot join it (bootstrap containers).
+    ("configured.target.wants", "activate-configured.service"),
+)
 
 _PROGRAM = re.compile(r"/usr/bin/(" + "|".join(re.escape(p) for p in PROGRAMS) + r")(?=[ \t\r\f\v\n]|$)", re.M)
 
@@ -134,7 +145,7 @@ def plan(
     try:
         changes = unit_changes(root, bindir, unitdir, HOST_LINKS if source is not None else UNIT_LINKS)
         if source is not None:
-            changes += host_changes(root, source, replace_os_release)
+            changes += host_changes(root, source, replace_os_release, lambda text: rewrite(text, bindir))
     except OSError as err:
         raise InstallError(f"cannot read {err.filename or root}: {err.strerror or err}") from err
     return changes

@@ -17,13 +17,15 @@ from thar import install_units
 ROOT = Path(__file__).resolve().parents[2]
 UNITS = ROOT / "units"
 
-# The body of units/install.sh before it became a wrapper: the reference for the tree installed.
+# The body of units/install.sh before it became a wrapper: the reference for the tree installed
+# (its list of thar's programs grown with the programs of the units added since).
 FORMER_INSTALL_SH = r"""
 set -euo pipefail
 bindir="$1"; unitdir="$2"; destdir="$3"; src="$4"
 target="${destdir%/}$unitdir"
 mkdir -p "$target/multi-user.target.wants"
 programs='migrator|storewolf|apiserver|early-boot-config|sundog|settings-committer|thar-be-settings'
+programs+='|host-ctr|bootstrap-containers|bootstrap-commands'
 for unit in "$src"/*.service "$src"/*.socket "$src"/*.target; do
     sed -E "s#/usr/bin/($programs)([[:space:]]|\$)#${bindir%/}/\\1\\2#g" "$unit" >"$target/$(basename "$unit")"
     chmod 0644 "$target/$(basename "$unit")"
@@ -187,6 +189,11 @@ def host_install(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return run("--root", str(root), "--bindir", "/opt/v/bin", *args)
 
 
+def host_defaults(variant: Path, bindir: str) -> bytes:
+    """The variant's host.toml as installed: thar's programs in its restart commands in ``bindir``."""
+    return install_units.rewrite((variant / "host.toml").read_text(encoding="utf-8"), bindir).encode()
+
+
 def files_below(folder: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
 
@@ -202,6 +209,8 @@ def test_variant_makes_the_root_a_host_of_it(tmp_path: Path, variant: str) -> No
         ("multi-user.target.wants/preconfigured.target", "../preconfigured.target"),
         ("multi-user.target.wants/configured.target", "../configured.target"),
         ("sockets.target.wants/apiserver.socket", "../apiserver.socket"),
+        ("preconfigured.target.requires/bootstrap-commands.service", "../bootstrap-commands.service"),
+        ("configured.target.wants/activate-configured.service", "../activate-configured.service"),
     ]:
         assert os.readlink(unitdir / link) == target
     assert (unitdir / "set-hostname.service").is_file()
@@ -210,7 +219,8 @@ def test_variant_makes_the_root_a_host_of_it(tmp_path: Path, variant: str) -> No
     assert (root / "usr/lib/os-release.orig").read_text() == DEBIAN_OS_RELEASE
     assert os.readlink(root / "etc/os-release") == "../usr/lib/os-release"
     defaults = files_below(root / "etc/storewolf/defaults.d")
-    assert defaults == {**files_below(source / "defaults.d"), "99-host.toml": (source / "host.toml").read_bytes()}
+    assert defaults == {**files_below(source / "defaults.d"), "99-host.toml": host_defaults(source, "/opt/v/bin")}
+    assert b"/opt/v/bin/bootstrap-containers create-containers" in defaults["99-host.toml"]
     assert sorted(defaults, key=str.encode)[-1] == "99-host.toml"
     assert files_below(root / "usr/share/templates") == files_below(source / "templates")
     for name in ("var/lib/bottlerocket", "var/lib/bottlerocket/inventory", "var/lib/bottlerocket-migrations"):
@@ -339,7 +349,7 @@ def test_the_defaults_directory_is_the_commands(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     expected = {
         **files_below(VARIANTS / "thar-dev/defaults.d"),
-        "99-host.toml": (VARIANTS / "thar-dev/host.toml").read_bytes(),
+        "99-host.toml": host_defaults(VARIANTS / "thar-dev", "/opt/v/bin"),
     }
     assert files_below(target) == {**expected, "README": b"mine\n"}
     assert f"removed {target / '45-aws.toml'}" in result.stdout.splitlines()
@@ -444,6 +454,9 @@ def test_a_hosts_restart_commands_are_real_and_name_only_units_a_thar_host_has(v
             if Path(argv[0]).name == "systemctl":
                 assert argv[1] in ("try-restart", "try-reload-or-restart"), (name, command)
                 assert set(argv[2:]) <= thar_units | HOST_UNITS, (name, command)
+            elif argv[0] in {f"/usr/bin/{p}" for p in install_units.PROGRAMS}:
+                # one of thar's programs: installed in --bindir, where the command is moved
+                assert install_units.rewrite(command, "/v/bin").startswith("/v/bin/"), (name, command)
             else:
                 raise AssertionError(f"{name}: {command} runs a program a thar host does not have")
     # host.toml only replaces restart commands, of services the variant has.
