@@ -46,6 +46,8 @@ ALLOWED: dict[str, set[str]] = {
     | {"variants"},  # variants: --variant names one of thar's variants (data)
     # host-ctr: host containers on their own containerd, driven through containerd's ctr (stdlib + toml)
     "host_ctr": set(),
+    # host-containers: settings.host-containers -> host-containers@NAME.service, read over the socket
+    "host_containers": {"apiclient"},
     # data: each variant's defaults.d, templates, os-release
     "variants": set(),
     # thar/*.py: the namespace itself and thar-install-units, stdlib only

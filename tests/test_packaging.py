@@ -38,6 +38,7 @@ SCRIPTS = {
     "thar-boot",
     "thar-install-units",
     "host-ctr",
+    "host-containers",
 }
 
 
