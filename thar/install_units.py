@@ -51,14 +51,22 @@ PROGRAMS = (
     "sundog",
     "settings-committer",
     "thar-be-settings",
+    "host-ctr",  # host-containers@.service
+    "host-containers",  # the host-containers service's restart command (the variants' host.toml)
 )
 WANTS_DIR = "multi-user.target.wants"
 TARGET = "preconfigured.target"
 # The static links (wants directory, unit): the units alone, and a host's.
 UNIT_LINKS = ((WANTS_DIR, TARGET),)
-HOST_LINKS = (*UNIT_LINKS, (WANTS_DIR, "configured.target"), ("sockets.target.wants", "apiserver.socket"))
+HOST_LINKS = (
+    *UNIT_LINKS,
+    (WANTS_DIR, "configured.target"),
+    ("sockets.target.wants", "apiserver.socket"),
+    ("configured.target.wants", "host-containerd.service"),  # its WantedBy=, as Bottlerocket enables it
+)
 
-_PROGRAM = re.compile(r"/usr/bin/(" + "|".join(re.escape(p) for p in PROGRAMS) + r")(?=[ \t\r\f\v\n]|$)", re.M)
+# A program's path ends at white space, the end, or (a TOML string in host.toml) a quote.
+_PROGRAM = re.compile(r"/usr/bin/(" + "|".join(re.escape(p) for p in PROGRAMS) + r")(?=[ \t\r\f\v\n\"]|$)", re.M)
 
 
 def shipped_units() -> list[Traversable]:
@@ -134,7 +142,7 @@ def plan(
     try:
         changes = unit_changes(root, bindir, unitdir, HOST_LINKS if source is not None else UNIT_LINKS)
         if source is not None:
-            changes += host_changes(root, source, replace_os_release)
+            changes += host_changes(root, source, replace_os_release, lambda text: rewrite(text, bindir))
     except OSError as err:
         raise InstallError(f"cannot read {err.filename or root}: {err.strerror or err}") from err
     return changes

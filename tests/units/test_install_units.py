@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -16,14 +17,16 @@ from thar import install_units
 
 ROOT = Path(__file__).resolve().parents[2]
 UNITS = ROOT / "units"
+CONSOLE_SCRIPTS = set(tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["scripts"])
 
-# The body of units/install.sh before it became a wrapper: the reference for the tree installed.
+# The body of units/install.sh before it became a wrapper: the reference for the tree installed
+# (its list of thar's programs grown by host-ctr and host-containers, as they were added).
 FORMER_INSTALL_SH = r"""
 set -euo pipefail
 bindir="$1"; unitdir="$2"; destdir="$3"; src="$4"
 target="${destdir%/}$unitdir"
 mkdir -p "$target/multi-user.target.wants"
-programs='migrator|storewolf|apiserver|early-boot-config|sundog|settings-committer|thar-be-settings'
+programs='migrator|storewolf|apiserver|early-boot-config|sundog|settings-committer|thar-be-settings|host-ctr|host-containers'
 for unit in "$src"/*.service "$src"/*.socket "$src"/*.target; do
     sed -E "s#/usr/bin/($programs)([[:space:]]|\$)#${bindir%/}/\\1\\2#g" "$unit" >"$target/$(basename "$unit")"
     chmod 0644 "$target/$(basename "$unit")"
@@ -110,6 +113,9 @@ def test_a_run_repairs_a_changed_unit_and_a_wrong_link(tmp_path: Path) -> None:
 
 
 def test_bindir_rewrites_thars_programs_only(tmp_path: Path) -> None:
+    assert install_units.rewrite('restart-commands = ["/usr/bin/host-containers"]', "/v/bin") == (
+        'restart-commands = ["/v/bin/host-containers"]'
+    )
     text = (
         "ExecStart=/usr/bin/sundog\n"
         "ExecStart=/usr/bin/apiserver --applier /usr/bin/thar-be-settings\n"
@@ -126,8 +132,12 @@ def test_bindir_rewrites_thars_programs_only(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     installed = tmp_path / "usr/lib/systemd/system"
     for unit in installed.glob("*.service"):
-        assert "/usr/bin/" not in unit.read_text(), unit.name
+        text = unit.read_text()
+        assert not any(f"/usr/bin/{p}" in text for p in install_units.PROGRAMS), unit.name
     assert "ExecStart=/v/bin/thar-be-settings --all" in (installed / "settings-applier.service").read_text()
+    assert "ExecStart=/v/bin/host-ctr run" in (installed / "host-containers@.service").read_text()
+    # containerd is the OS's, not thar's
+    assert "ExecStart=/usr/bin/containerd --config" in (installed / "host-containerd.service").read_text()
 
 
 def test_the_units_come_from_the_package(tmp_path: Path) -> None:
@@ -187,6 +197,13 @@ def host_install(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return run("--root", str(root), "--bindir", "/opt/v/bin", *args)
 
 
+def host_defaults(variant: str, bindir: str) -> bytes:
+    """The variant's host.toml as installed with ``--bindir BINDIR``."""
+    text = (VARIANTS / variant / "host.toml").read_text(encoding="utf-8")
+    assert "/usr/bin/host-containers" in text
+    return text.replace("/usr/bin/host-containers", f"{bindir}/host-containers").encode()
+
+
 def files_below(folder: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
 
@@ -202,6 +219,7 @@ def test_variant_makes_the_root_a_host_of_it(tmp_path: Path, variant: str) -> No
         ("multi-user.target.wants/preconfigured.target", "../preconfigured.target"),
         ("multi-user.target.wants/configured.target", "../configured.target"),
         ("sockets.target.wants/apiserver.socket", "../apiserver.socket"),
+        ("configured.target.wants/host-containerd.service", "../host-containerd.service"),
     ]:
         assert os.readlink(unitdir / link) == target
     assert (unitdir / "set-hostname.service").is_file()
@@ -210,12 +228,17 @@ def test_variant_makes_the_root_a_host_of_it(tmp_path: Path, variant: str) -> No
     assert (root / "usr/lib/os-release.orig").read_text() == DEBIAN_OS_RELEASE
     assert os.readlink(root / "etc/os-release") == "../usr/lib/os-release"
     defaults = files_below(root / "etc/storewolf/defaults.d")
-    assert defaults == {**files_below(source / "defaults.d"), "99-host.toml": (source / "host.toml").read_bytes()}
+    assert defaults == {**files_below(source / "defaults.d"), "99-host.toml": host_defaults(variant, "/opt/v/bin")}
     assert sorted(defaults, key=str.encode)[-1] == "99-host.toml"
     assert files_below(root / "usr/share/templates") == files_below(source / "templates")
     for name in ("var/lib/bottlerocket", "var/lib/bottlerocket/inventory", "var/lib/bottlerocket-migrations"):
         assert (root / name).is_dir() and (root / name).stat().st_mode & 0o777 == 0o755, name
     assert not (root / "var/lib/bottlerocket/datastore").exists()  # storewolf's to create
+    config = root / "etc/host-containerd/config.toml"
+    assert config.read_bytes() == (ROOT / "host_ctr/host-containerd.toml").read_bytes()
+    assert config.stat().st_mode & 0o777 == 0o644
+    storage = root / "local/host-containers"
+    assert storage.is_dir() and storage.stat().st_mode & 0o777 == 0o700
     assert (root / "etc/group").read_text() == "root:x:0:\napi:x:274:\n"
     assert f"unchanged group api ({root / 'etc/group'})" in result.stdout.splitlines()
     assert f"kept {root / 'usr/lib/os-release'} as {root / 'usr/lib/os-release.orig'}" in result.stdout
@@ -339,7 +362,7 @@ def test_the_defaults_directory_is_the_commands(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     expected = {
         **files_below(VARIANTS / "thar-dev/defaults.d"),
-        "99-host.toml": (VARIANTS / "thar-dev/host.toml").read_bytes(),
+        "99-host.toml": host_defaults("thar-dev", "/opt/v/bin"),
     }
     assert files_below(target) == {**expected, "README": b"mine\n"}
     assert f"removed {target / '45-aws.toml'}" in result.stdout.splitlines()
@@ -444,6 +467,9 @@ def test_a_hosts_restart_commands_are_real_and_name_only_units_a_thar_host_has(v
             if Path(argv[0]).name == "systemctl":
                 assert argv[1] in ("try-restart", "try-reload-or-restart"), (name, command)
                 assert set(argv[2:]) <= thar_units | HOST_UNITS, (name, command)
+            elif argv[0].startswith("/usr/bin/") and Path(argv[0]).name in install_units.PROGRAMS:
+                # one of thar's own programs, where thar-install-units --bindir puts it
+                assert Path(argv[0]).name in CONSOLE_SCRIPTS, (name, command)
             else:
                 raise AssertionError(f"{name}: {command} runs a program a thar host does not have")
     # host.toml only replaces restart commands, of services the variant has.
@@ -480,6 +506,7 @@ def test_storewolf_seeds_the_installed_host_defaults(tmp_path: Path) -> None:
     live = base / "current/live/services"
     assert (live / "hostname/restart-commands").read_text() == '["/bin/systemctl try-restart set-hostname.service"]'
     assert (live / "containerd/restart-commands").read_text() == "[]"
+    assert (live / "host-containers/restart-commands").read_text() == '["/opt/v/bin/host-containers"]'
     assert os.readlink(base / "current") == "v0"
 
 
