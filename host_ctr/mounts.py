@@ -159,8 +159,10 @@ BOOTSTRAP_CAPS = ["CAP_SYS_ADMIN", "CAP_NET_ADMIN", "CAP_SYS_CHROOT", "CAP_SYS_M
 
 def run_flags(root: Path, name: str, ctype: ContainerType, superpowered: bool) -> list[str]:
     """The ``ctr run`` flags of a host container (image and id aside)."""
-    # every container: the host's network (with its /etc/hosts and resolv.conf), proxy variables
-    flags = ["--net-host"]
+    # every container: the host's network (with its /etc/hosts and resolv.conf), proxy variables.
+    # No CPU shares: host-ctr sets none, while ctr run gives 1024 unless told 0 (a cgroup without
+    # the cpu controller, as in a container's unified hierarchy, then refuses the container).
+    flags = ["--net-host", "--cpu-shares", "0"]
     for var in ("HTTPS_PROXY", "NO_PROXY"):
         if (value := os.environ.get(var)) is not None:
             flags += ["--env", f"{var}={value}", "--env", f"{var.lower()}={value}"]

@@ -42,6 +42,15 @@ from pathlib import Path
 __all__ = ["HostError", "ThrowawayHost", "main", "thar_checkout"]
 
 CONTAINER_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+# host_containers=True: what runc needs to run host containers inside the host. System calls
+# nspawn refuses: the keyring's (runc gives each container a session keyring of its own) and
+# bpf (in the unified hierarchy runc's device rules are a BPF program on the container's own
+# cgroup). A tmpfs for host-containerd's root: the overlayfs snapshotter cannot stack its layers
+# on the overlay root.
+HOST_CONTAINER_OPTIONS = [
+    "--system-call-filter=add_key keyctl request_key bpf",
+    "--tmpfs=/var/lib/host-containerd:mode=0700",
+]
 NSPAWN_REBOOT = 133
 """systemd-nspawn's exit status when the container asked for a reboot."""
 
@@ -75,7 +84,9 @@ class ThrowawayHost:
     the boot is done; ``run()`` executes a command inside; ``poweroff()``/``kill()`` stop it;
     ``destroy()`` undoes everything. The upper layer survives a poweroff, so ``boot()`` again
     boots the same datastore (a reboot). Used as a context manager it creates on entry and
-    destroys on exit.
+    destroys on exit. ``host_containers``: the host can run host containers (non-superpowered:
+    nspawn does not give its container every capability) in host-containerd, see
+    ``HOST_CONTAINER_OPTIONS``; its cgroups are then the unified hierarchy's.
     """
 
     def __init__(
@@ -89,6 +100,7 @@ class ThrowawayHost:
         size: str = "2g",
         name: str | None = None,
         keep: Sequence[str] = (),
+        host_containers: bool = False,
     ) -> None:
         self.workdir = Path(workdir).resolve()
         self.variant = variant
@@ -96,6 +108,7 @@ class ThrowawayHost:
         self.user_data = user_data
         self.size = size
         self.keep = set(keep)
+        self.host_containers = host_containers
         self.name = name or f"thar-{uuid.uuid4().hex[:8]}"
         self.layer = self.workdir / "layer"
         self.root = self.workdir / "root"
@@ -219,6 +232,12 @@ class ThrowawayHost:
         argv = ["systemd-nspawn", "--quiet", "-D", str(self.root), "-M", self.name, "--boot", "--private-network"]
         argv += ["--register=no", "--keep-unit", "--link-journal=no", f"--uuid={uuid.uuid4()}", "--console=pipe"]
         argv += [f"--bind-ro={path}" for path in self.binds]
+        environ = None
+        if self.host_containers:
+            argv += HOST_CONTAINER_OPTIONS
+            # the v1 controllers nspawn gives a container on a hybrid machine are read-only: runc
+            # could not make a container's cgroup there, in the unified hierarchy it can
+            environ = {**os.environ, "SYSTEMD_NSPAWN_UNIFIED_HIERARCHY": "1"}
         # The mount namespace of nspawn gets a /run of its own: its bookkeeping stays off the machine's.
         script = 'mount -t tmpfs -o mode=0755,size=16m tmpfs /run && exec "$@"'
         wrapped = ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", script, "sh", *argv]
@@ -226,7 +245,9 @@ class ThrowawayHost:
         try:
             console.write(f"--- boot {self.boots + 1} ---\n".encode())
             console.flush()
-            self.process = subprocess.Popen(wrapped, stdin=subprocess.DEVNULL, stdout=console, stderr=console)
+            self.process = subprocess.Popen(
+                wrapped, stdin=subprocess.DEVNULL, stdout=console, stderr=console, env=environ
+            )
         finally:
             console.close()
         self.boots += 1

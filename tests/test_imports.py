@@ -49,6 +49,8 @@ ALLOWED: dict[str, set[str]] = {
     # bootstrap-containers and bootstrap-commands: read the rendered files, systemctl and host-ctr as programs,
     # the API through apiclient
     "bootstrap_containers": {"apiclient"},
+    # host-containers: settings.host-containers -> host-containers@NAME.service, read over the socket
+    "host_containers": {"apiclient"},
     # data: each variant's defaults.d, templates, os-release
     "variants": set(),
     # thar/*.py: the namespace itself and thar-install-units, stdlib only

@@ -40,6 +40,7 @@ SCRIPTS = {
     "host-ctr",
     "bootstrap-containers",
     "bootstrap-commands",
+    "host-containers",
 }
 
 

@@ -10,9 +10,12 @@ prints the same lines as the real run, as ``would install …``.
 - ``os_release``: the variant's os-release as ``ROOT/usr/lib/os-release``; another OS's is
   replaced only with ``--replace-os-release`` and kept once as ``os-release.orig``;
 - ``storewolf_defaults``: ``ROOT/etc/storewolf/defaults.d/``, the variant's ``defaults.d/*.toml``
-  and its ``host.toml`` (the real host's restart commands) as ``99-host.toml``, sorting last;
+  and its ``host.toml`` (the real host's restart commands, thar's programs in ``--bindir``) as
+  ``99-host.toml``, sorting last;
 - ``templates``: the variant's ``templates/`` in ``ROOT/usr/share/templates/``;
-- ``directories``: what the units' programs need under ``ROOT/var/lib``.
+- ``directories``: what the units' programs need under ``ROOT/var/lib``;
+- ``host_containerd``: host-containerd's ``ROOT/etc/host-containerd/config.toml`` and the host
+  containers' storage ``ROOT/local/host-containers``.
 
 Standard library only, like ``install_units``.
 """
@@ -26,6 +29,7 @@ import subprocess
 import tomllib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
 
@@ -37,6 +41,8 @@ __all__ = [
     "API_GROUP",
     "DEFAULTS_DIR",
     "DIRECTORIES",
+    "HOST_CONTAINERD_CONFIG",
+    "HOST_CONTAINERS_STORAGE",
     "HOST_DEFAULTS",
     "OS_RELEASE",
     "TEMPLATES_DIR",
@@ -48,6 +54,7 @@ __all__ = [
     "directory_change",
     "file_change",
     "host_changes",
+    "host_containerd",
     "link_change",
     "missing_restart_units",
     "os_release",
@@ -69,6 +76,8 @@ DIRECTORIES = (
     "var/lib/bottlerocket/inventory",  # storewolf's --inventory-file-symlink-path
     "var/lib/bottlerocket-migrations",  # the migrator's --migration-directory (listed when the version changes)
 )
+HOST_CONTAINERD_CONFIG = "etc/host-containerd/config.toml"  # host-containerd.service's --config
+HOST_CONTAINERS_STORAGE = "local/host-containers"  # host-containers' and host-ctr's /local/host-containers
 _PAST = {"install": "installed", "enable": "enabled", "create": "created", "remove": "removed", "keep": "kept",
          "add": "added", "link": "linked"}  # fmt: skip
 
@@ -290,9 +299,8 @@ def _toml_files(folder: Traversable) -> list[Traversable]:
 
 def storewolf_defaults(root: Path, variant: Traversable, programs: Callable[[str], str] | None = None) -> list[Change]:
     """``root/etc/storewolf/defaults.d/``: the variant's ``defaults.d/*.toml``, its ``host.toml``
-    as ``99-host.toml``, and no other ``*.toml`` (the directory is thar-install-units').
-    ``programs`` rewrites the host.toml's text (thar's programs in its restart commands moved
-    to ``--bindir``, as in the units)."""
+    as ``99-host.toml`` (its text through ``programs``, which puts thar's programs where
+    ``--bindir`` says), and no other ``*.toml`` (the directory is thar-install-units')."""
     target = root / DEFAULTS_DIR
     merged = root / "etc/storewolf/defaults.toml"
     if merged.exists():
@@ -314,9 +322,9 @@ def storewolf_defaults(root: Path, variant: Traversable, programs: Callable[[str
     changes = [directory_change(target)]
     for name, source in sources.items():
         data = source.read_bytes()
+        if name == HOST_DEFAULTS and programs is not None:
+            data = programs(data.decode("utf-8")).encode("utf-8")
         try:
-            if name == HOST_DEFAULTS and programs is not None:
-                data = programs(data.decode("utf-8")).encode("utf-8")
             tomllib.loads(data.decode("utf-8"))
         except (UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
             raise InstallError(f"{source} is not valid TOML: {err}") from err
@@ -340,8 +348,24 @@ def directories(root: Path) -> list[Change]:
     return [directory_change(root / name) for name in DIRECTORIES]
 
 
+def host_containerd(root: Path) -> list[Change]:
+    """host-containerd's configuration (``thar/host_ctr/host-containerd.toml``) as
+    ``root/etc/host-containerd/config.toml``, and the host containers' persistent storage
+    ``root/local/host-containers`` (mode 0700, as Bottlerocket's tmpfiles.d makes it)."""
+    config = resources.files("thar") / "host_ctr" / "host-containerd.toml"
+    if not config.is_file():
+        raise InstallError(f"this thar has no host-containerd configuration ({config})")
+    return [
+        file_change(root / HOST_CONTAINERD_CONFIG, config.read_bytes(), kind="host-containerd's configuration"),
+        directory_change(root / HOST_CONTAINERS_STORAGE, mode=0o700),
+    ]
+
+
 def host_changes(
-    root: Path, variant: Traversable, replace_os_release: bool = False, programs: Callable[[str], str] | None = None
+    root: Path,
+    variant: Traversable,
+    replace_os_release: bool = False,
+    programs: Callable[[str], str] | None = None,
 ) -> list[Change]:
     """Every change that makes ``root`` a host of ``variant``, units aside (``programs``: see
     ``storewolf_defaults``)."""
@@ -351,6 +375,7 @@ def host_changes(
         *directories(root),
         *storewolf_defaults(root, variant, programs),
         *templates(root, variant),
+        *host_containerd(root),
     ]
 
 

@@ -51,9 +51,10 @@ PROGRAMS = (
     "sundog",
     "settings-committer",
     "thar-be-settings",
-    "host-ctr",
     "bootstrap-containers",
     "bootstrap-commands",
+    "host-ctr",  # host-containers@.service
+    "host-containers",  # the host-containers service's restart command (the variants' host.toml)
 )
 WANTS_DIR = "multi-user.target.wants"
 TARGET = "preconfigured.target"
@@ -67,9 +68,11 @@ HOST_LINKS = (
     ("preconfigured.target.requires", "bootstrap-commands.service"),
     # The units enabled for configured.target during the boot join it (bootstrap containers).
     ("configured.target.wants", "activate-configured.service"),
+    ("configured.target.wants", "host-containerd.service"),  # its WantedBy=, as Bottlerocket enables it
 )
 
-_PROGRAM = re.compile(r"/usr/bin/(" + "|".join(re.escape(p) for p in PROGRAMS) + r")(?=[ \t\r\f\v\n]|$)", re.M)
+# A program's path ends at white space, the end, or (a TOML string in host.toml) a quote.
+_PROGRAM = re.compile(r"/usr/bin/(" + "|".join(re.escape(p) for p in PROGRAMS) + r")(?=[ \t\r\f\v\n\"]|$)", re.M)
 
 
 def shipped_units() -> list[Traversable]:

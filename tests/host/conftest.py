@@ -16,15 +16,19 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shlex
 import shutil
 import socket
+import subprocess
+import sys
+import tomllib
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from thar.sandbox.host import ThrowawayHost
+from thar.sandbox.host import ThrowawayHost, thar_checkout
 
 REQUIRED = os.environ.get("THAR_HOST_TESTS") == "required"
 WATCHED_FILES = [
@@ -182,3 +186,42 @@ def make_module_host(host_support: None, tmp_path_factory: pytest.TempPathFactor
     make, hosts = _factory(tmp_path_factory.mktemp("hosts"))
     yield make
     _destroy(hosts)
+
+
+def _runs_this_checkout(bindir: Path, scripts: dict[str, str]) -> bool:
+    """Whether ``bindir`` has every console script and its python imports this checkout's thar."""
+    if not all((bindir / name).exists() for name in [*scripts, "python"]):
+        return False
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+    done = subprocess.run(
+        [str(bindir / "python"), "-c", "import thar; print(thar.__file__)"],
+        capture_output=True, text=True, env=env, timeout=60, check=False,
+    )  # fmt: skip
+    return done.returncode == 0 and Path(done.stdout.strip()).resolve().parent.parent == thar_checkout()
+
+
+def checkout_bindir(base: Path) -> Path:
+    """A bin directory whose programs are this checkout's: the interpreter's own when its console
+    scripts are all there and import this checkout (a virtualenv made from it, as ``.ci/run``
+    makes); else ``base/bin``, a wrapper per console script of pyproject.toml (and ``python``)
+    that runs this interpreter on this checkout. A host booted with it (``bindir=``, the
+    interpreter's prefix in ``binds=``) runs the code under test, new programs included."""
+    scripts: dict[str, str] = tomllib.loads((thar_checkout() / "pyproject.toml").read_text(encoding="utf-8"))[
+        "project"
+    ]["scripts"]
+    own = Path(sys.executable).parent
+    if _runs_this_checkout(own, scripts):
+        return own
+    bindir = base / "bin"
+    bindir.mkdir(parents=True, exist_ok=True)
+    checkout, python = shlex.quote(str(thar_checkout())), shlex.quote(sys.executable)
+    wrappers = {"python": f'PYTHONPATH={checkout} exec {python} "$@"'}
+    for name, entry in scripts.items():
+        module, _, function = entry.partition(":")
+        code = f"import sys; sys.argv[0] = {name!r}; from {module} import {function}; sys.exit({function}())"
+        wrappers[name] = f'PYTHONPATH={checkout} exec {python} -c {shlex.quote(code)} "$@"'
+    for name, line in wrappers.items():
+        path = bindir / name
+        path.write_text(f"#!/bin/sh\n{line}\n", encoding="utf-8")
+        path.chmod(0o755)
+    return bindir

@@ -25,7 +25,7 @@ bindir="$1"; unitdir="$2"; destdir="$3"; src="$4"
 target="${destdir%/}$unitdir"
 mkdir -p "$target/multi-user.target.wants"
 programs='migrator|storewolf|apiserver|early-boot-config|sundog|settings-committer|thar-be-settings'
-programs+='|host-ctr|bootstrap-containers|bootstrap-commands'
+programs+='|host-ctr|host-containers|bootstrap-containers|bootstrap-commands'
 for unit in "$src"/*.service "$src"/*.socket "$src"/*.target; do
     sed -E "s#/usr/bin/($programs)([[:space:]]|\$)#${bindir%/}/\\1\\2#g" "$unit" >"$target/$(basename "$unit")"
     chmod 0644 "$target/$(basename "$unit")"
@@ -112,6 +112,9 @@ def test_a_run_repairs_a_changed_unit_and_a_wrong_link(tmp_path: Path) -> None:
 
 
 def test_bindir_rewrites_thars_programs_only(tmp_path: Path) -> None:
+    assert install_units.rewrite('restart-commands = ["/usr/bin/host-containers"]', "/v/bin") == (
+        'restart-commands = ["/v/bin/host-containers"]'
+    )
     text = (
         "ExecStart=/usr/bin/sundog\n"
         "ExecStart=/usr/bin/apiserver --applier /usr/bin/thar-be-settings\n"
@@ -128,8 +131,12 @@ def test_bindir_rewrites_thars_programs_only(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     installed = tmp_path / "usr/lib/systemd/system"
     for unit in installed.glob("*.service"):
-        assert "/usr/bin/" not in unit.read_text(), unit.name
+        text = unit.read_text()
+        assert not any(f"/usr/bin/{p}" in text for p in install_units.PROGRAMS), unit.name
     assert "ExecStart=/v/bin/thar-be-settings --all" in (installed / "settings-applier.service").read_text()
+    assert "ExecStart=/v/bin/host-ctr run" in (installed / "host-containers@.service").read_text()
+    # containerd is the OS's, not thar's
+    assert "ExecStart=/usr/bin/containerd --config" in (installed / "host-containerd.service").read_text()
 
 
 def test_the_units_come_from_the_package(tmp_path: Path) -> None:
@@ -211,6 +218,7 @@ def test_variant_makes_the_root_a_host_of_it(tmp_path: Path, variant: str) -> No
         ("sockets.target.wants/apiserver.socket", "../apiserver.socket"),
         ("preconfigured.target.requires/bootstrap-commands.service", "../bootstrap-commands.service"),
         ("configured.target.wants/activate-configured.service", "../activate-configured.service"),
+        ("configured.target.wants/host-containerd.service", "../host-containerd.service"),
     ]:
         assert os.readlink(unitdir / link) == target
     assert (unitdir / "set-hostname.service").is_file()
@@ -226,6 +234,11 @@ def test_variant_makes_the_root_a_host_of_it(tmp_path: Path, variant: str) -> No
     for name in ("var/lib/bottlerocket", "var/lib/bottlerocket/inventory", "var/lib/bottlerocket-migrations"):
         assert (root / name).is_dir() and (root / name).stat().st_mode & 0o777 == 0o755, name
     assert not (root / "var/lib/bottlerocket/datastore").exists()  # storewolf's to create
+    config = root / "etc/host-containerd/config.toml"
+    assert config.read_bytes() == (ROOT / "host_ctr/host-containerd.toml").read_bytes()
+    assert config.stat().st_mode & 0o777 == 0o644
+    storage = root / "local/host-containers"
+    assert storage.is_dir() and storage.stat().st_mode & 0o777 == 0o700
     assert (root / "etc/group").read_text() == "root:x:0:\napi:x:274:\n"
     assert f"unchanged group api ({root / 'etc/group'})" in result.stdout.splitlines()
     assert f"kept {root / 'usr/lib/os-release'} as {root / 'usr/lib/os-release.orig'}" in result.stdout
@@ -493,6 +506,7 @@ def test_storewolf_seeds_the_installed_host_defaults(tmp_path: Path) -> None:
     live = base / "current/live/services"
     assert (live / "hostname/restart-commands").read_text() == '["/bin/systemctl try-restart set-hostname.service"]'
     assert (live / "containerd/restart-commands").read_text() == "[]"
+    assert (live / "host-containers/restart-commands").read_text() == '["/opt/v/bin/host-containers"]'
     assert os.readlink(base / "current") == "v0"
 
 

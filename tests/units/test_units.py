@@ -30,8 +30,6 @@ BOOT_ORDER = [
 ]
 # Units of systemd itself that thar's units may name.
 SYSTEMD_UNITS = {"network-online.target", "multi-user.target", "sockets.target", "systemd-logind.service"}
-# Units of host_containers (the host containers' containerd) that bootstrap containers run on.
-HOST_CONTAINERS_UNITS = {"host-containerd.service"}
 DEPENDENCIES = ("After", "Before", "Requires", "Wants", "RequiredBy", "WantedBy")
 KNOWN_SECTIONS = {"Unit", "Service", "Socket", "Install"}
 
@@ -132,6 +130,7 @@ OTHER_UNITS = ["apiserver.socket", "preconfigured.target", "configured.target", 
 # configured.target during the boot.
 BOOTSTRAP_UNITS = ["bootstrap-commands.service", "bootstrap-containers@.service", "activate-configured.service"]
 OTHER_UNITS += BOOTSTRAP_UNITS
+OTHER_UNITS += ["host-containerd.service", "host-containers@.service"]  # host containers
 
 
 def test_the_units_directory_has_one_unit_per_boot_step_plus_the_socket_the_targets_and_set_hostname() -> None:
@@ -181,7 +180,7 @@ def test_every_dependency_names_a_unit_of_thar_or_of_systemd(units: dict[str, Un
         for section in ("Unit", "Install")
         for key in DEPENDENCIES
         for other in unit.names(section, key)
-        if other not in units and other not in SYSTEMD_UNITS | HOST_CONTAINERS_UNITS
+        if other not in units and other not in SYSTEMD_UNITS
     }
     assert unknown == set()
 
@@ -274,6 +273,39 @@ def test_set_hostname_sets_the_rendered_name_and_leaves_an_unset_one_alone(
     assert result.returncode == 0, result.stderr
     recorded = [line.split() for line in calls.read_text().splitlines()] if calls.exists() else []
     assert recorded == [[a.replace("HOSTNAME_FILE", str(hostname_file)) for a in call] for call in expected]
+
+
+def test_host_containerd_is_bottlerockets_unit_on_its_own_config(units: dict[str, Unit]) -> None:
+    unit = units["host-containerd.service"]
+    assert shlex.split(unit.one("Service", "ExecStart")) == [
+        "/usr/bin/containerd",
+        "--config",
+        "/etc/host-containerd/config.toml",
+    ]
+    for key, value in [("Type", "notify"), ("Delegate", "yes"), ("KillMode", "process"), ("Restart", "always")]:
+        assert unit.one("Service", key) == value, key
+    assert unit.names("Unit", "After") == ["network-online.target", "preconfigured.target"]
+    assert unit.names("Install", "WantedBy") == ["configured.target"]
+
+
+def test_a_host_container_runs_host_ctr_on_its_environment_file_after_the_host_is_configured(
+    units: dict[str, Unit],
+) -> None:
+    unit = units["host-containers@.service"]
+    assert unit.values("Service", "EnvironmentFile") == ["/etc/network/proxy.env", "/etc/host-containers/%i.env"]
+    assert shlex.split(unit.one("Service", "ExecStart")) == [
+        "/usr/bin/host-ctr",
+        "run",
+        "--container-id=%i",
+        "--source=${CTR_SOURCE}",
+        "--superpowered=${CTR_SUPERPOWERED}",
+        "--registry-config=/etc/host-containers/host-ctr.toml",
+    ]
+    assert "host-ctr" in thar_scripts()
+    assert unit.one("Service", "Restart") == "always"
+    assert set(unit.names("Unit", "After")) == {"host-containerd.service", "configured.target"}
+    assert unit.names("Unit", "Wants") == ["host-containerd.service"]
+    assert unit.names("Install", "WantedBy") == ["multi-user.target"]
 
 
 def test_thar_boot_runs_the_units_steps_in_the_units_order(units: dict[str, Unit]) -> None:
