@@ -360,10 +360,11 @@ class Supervisor:
             self.changed.notify_all()
 
     def _failed(self, service: Service, why: str) -> None:
+        if why != service.failure:  # said once, not at every attempt
+            self.report(f"{service.unit} failed to start: {why}; trying again every {RESTART_SEC:g} s")
         service.failure = why
         service.restart_at = time.monotonic() + RESTART_SEC
         self.journal(f"{service.unit}: failed to start: {why}; started again in {RESTART_SEC:g} s")
-        self.report(f"{service.unit} failed to start: {why}")
 
     def _spawn(self, service: Service) -> None:
         """Start the unit's ExecStart; called with the lock held."""
@@ -405,6 +406,7 @@ class Supervisor:
     def _stop_unit(self, service: Service) -> None:
         with self.lock:
             service.restart_at = None
+            service.failure = ""  # stopped: inactive, not failed
             proc = service.proc
             if proc is None:
                 return
@@ -465,9 +467,11 @@ class Supervisor:
             error = str(exc)
             with self.lock:
                 self.containerd = None
+                again = error == self.containerd_error
                 self.containerd_error = error
             self.journal(f"{CONTAINERD_UNIT}: failed: {error}")
-            self.report(f"{CONTAINERD_UNIT} failed: {error}")
+            if not again:  # said once, not at every unit's attempt
+                self.report(f"{CONTAINERD_UNIT} failed: {error}")
             return error
         with self.lock:
             self.containerd_ready = True

@@ -31,8 +31,9 @@ from tests.containers import (
     require,
 )
 from tests.units.test_units import parse_unit
+from thar.sandbox.host_containers import Tools, install_programs
 from thar.sandbox.layout import open_sandbox
-from thar.sandbox.services import RESTART_SEC, exec_start, read_env_file
+from thar.sandbox.services import RESTART_SEC, Supervisor, exec_start, read_env_file
 
 from .conftest import Sandbox, clean_env, served, thar_boot, wait_for
 
@@ -277,3 +278,49 @@ def test_environment_files_are_read_as_systemd_reads_them(tmp_path: Path) -> Non
     path = tmp_path / "a.env"
     path.write_text("# comment\n; also\n\nA=1\nB=\"two words\"\nC='x'\nD=\n  E = spaced \nnot a pair\n")
     assert read_env_file(path) == {"A": "1", "B": "two words", "C": "x", "D": "", "E": "spaced"}
+
+
+def test_the_systemctl_stand_in_answers_the_verbs_host_containers_uses(tmp_path: Path) -> None:
+    """The stand-in thar-boot installs, over its socket, on a supervisor whose containerd cannot start."""
+    sandbox = open_sandbox(tmp_path / "s", None)
+    sandbox.run_dir.mkdir(parents=True)
+    failing = tmp_path / "containerd"
+    failing.write_text("#!/bin/sh\necho no containerd here >&2\nexit 1\n")
+    failing.chmod(0o755)
+    install_programs(sandbox)
+    reports: list[str] = []
+    supervisor = Supervisor(sandbox, Tools(str(failing), "/bin/false", "unshare"), clean_env(), report=reports.append)
+    supervisor.start()
+
+    def systemctl(*args: str) -> tuple[int, str, str]:
+        done = subprocess.run([str(sandbox.systemctl), *args], capture_output=True, text=True, timeout=60)
+        return done.returncode, done.stdout, done.stderr
+
+    try:
+        assert systemctl("is-active", "configured.target") == (3, "inactive\n", "")
+        supervisor.configured = True
+        assert systemctl("is-active", "configured.target") == (0, "active\n", "")
+        assert systemctl("is-active", "host-containerd.service") == (3, "inactive\n", "")
+        unit = "host-containers@admin.service"
+        assert systemctl("stop", unit) == (0, "", "")  # nothing to stop
+        assert systemctl("enable", unit, "--no-reload", "--no-block") == (0, "", "")
+        assert systemctl("disable", unit, "--no-reload", "--no-block") == (0, "", "")
+        assert systemctl("is-active", unit) == (3, "inactive\n", "")
+        code, _, err = systemctl("start", unit)  # waits for the start, which needs containerd
+        assert code == 1 and f"Job for {unit} failed: host-containerd.service is not running" in err
+        assert systemctl("is-active", "--quiet", unit) == (3, "", "")  # activating: Restart=always
+        assert systemctl("is-active", "host-containerd.service")[1] == "failed\n"
+        assert systemctl("stop", unit) == (0, "", "")
+        assert systemctl("is-active", unit) == (3, "inactive\n", "")
+        assert len([r for r in reports if "host-containerd.service failed" in r]) == 1
+        assert systemctl("frob", unit)[0] == 1 and "does not do 'frob'" in systemctl("frob", unit)[2]
+        assert systemctl("start", unit, "--force")[0] == 1
+        assert systemctl("start", "nope.service") == (
+            5,
+            "",
+            "Failed to start nope.service: Unit nope.service not found.\n",
+        )
+    finally:
+        supervisor.stop()
+    code, _, err = systemctl("is-active", "configured.target")
+    assert code == 1 and "no thar-boot runs host containers here" in err
