@@ -2,8 +2,9 @@
 
 It boots a whole thar host in a sandbox directory, unprivileged: every step of ``units/`` in
 its order, each one a process with ``THAR_ROOT=DIR``; the apiserver socket-activated and
-watched for ``READY=1``; later steps started ahead and held; a timeline of the boot. Then it
-serves the API until SIGINT or SIGTERM.
+watched for ``READY=1``; later steps started ahead and held; a timeline of the boot; as root
+with containerd at hand, the host containers on a containerd of its own. Then it serves the API
+until SIGINT or SIGTERM.
 """
 
 from __future__ import annotations

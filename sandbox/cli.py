@@ -1,10 +1,11 @@
 """``thar-boot``: boot a whole thar host in a sandbox directory, unprivileged, then serve its API.
 
-    thar-boot --root DIR [--variant NAME|DIR] [--user-data FILE] [--no-serve]
+    thar-boot --root DIR [--variant NAME|DIR] [--user-data FILE] [--host-containers auto|on|off] [--no-serve]
 
 Exit status: 0 booted (and served until SIGINT/SIGTERM, or stopped with ``--no-serve``);
-1 a step or the apiserver failed (its name and stderr are printed); 2 a usage error;
-128 + the signal when interrupted during the boot. See README.md.
+1 a step or the apiserver failed (its name and stderr are printed); 2 a usage error (or
+``--host-containers on`` where they cannot run); 128 + the signal when interrupted during the
+boot. See README.md.
 """
 
 from __future__ import annotations
@@ -17,8 +18,17 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .errors import BootError, Interrupted, SandboxRefused, StepFailed
+from .host_containers import (
+    MODES,
+    HostContainersUnavailable,
+    find_tools,
+    install_programs,
+    remove_programs,
+    status_line,
+)
 from .layout import DEFAULT_VARIANT, Sandbox, locked, open_sandbox
-from .programs import bin_dir
+from .programs import bin_dir, child_env
+from .services import Supervisor
 from .signals import DEFERRAL, Signals
 from .supervision import Boot
 
@@ -38,12 +48,38 @@ def serving_message(sandbox: Sandbox) -> str:
     )
 
 
-def boot(sandbox: Sandbox, user_data: Path | None = None, serve: bool = True) -> int:
-    """Boot the sandbox, print the timeline, then serve (or stop the apiserver). The exit status."""
+def host_containers_supervisor(sandbox: Sandbox, mode: str) -> tuple[Supervisor | None, str | None]:
+    """The supervisor of this boot's host containers (not started yet), or why there is none."""
+    if mode == "off":
+        return None, "--host-containers off"
+    try:
+        tools = find_tools(sandbox, child_env(sandbox))
+    except HostContainersUnavailable as exc:
+        return None, str(exc)
+    return Supervisor(sandbox, tools, child_env(sandbox)), None
+
+
+def boot(sandbox: Sandbox, user_data: Path | None = None, serve: bool = True, host_containers: str = "auto") -> int:
+    """Boot the sandbox, print the timeline, then serve (or stop the apiserver). The exit status.
+
+    ``host_containers``: ``auto`` runs them when thar-boot can (root, containerd, ...), ``on``
+    exits 2 when it cannot, ``off`` only records the host-containers restarts."""
     signals = Signals()
     run = Boot(sandbox)
+    supervisor: Supervisor | None = None
     try:
         with locked(sandbox):
+            supervisor, reason = host_containers_supervisor(sandbox, host_containers)
+            if supervisor is None:
+                if host_containers == "on":
+                    print(f"thar-boot: --host-containers on: {reason}", file=sys.stderr)
+                    return 2
+                remove_programs(sandbox)
+            else:
+                install_programs(sandbox)
+                supervisor.start()
+                run.bin_first = (sandbox.boot_bin,)
+                run.extra_env = {"HOST_CONTAINERS_SYSTEMCTL": str(sandbox.systemctl)}
             try:
                 run.run(user_data)
             except BootError as exc:
@@ -58,6 +94,9 @@ def boot(sandbox: Sandbox, user_data: Path | None = None, serve: bool = True) ->
             finally:
                 run.write_timeline()
             print(run.timeline(), flush=True)
+            print(status_line(sandbox, reason), flush=True)
+            if supervisor is not None:
+                supervisor.configured = True  # configured.target: host-containers now enables --now
             apiserver = run.apiserver
             if apiserver is None:
                 return 0
@@ -86,6 +125,9 @@ def boot(sandbox: Sandbox, user_data: Path | None = None, serve: bool = True) ->
         run.stop_early()
         if run.apiserver is not None:
             run.apiserver.stop()
+        if supervisor is not None:
+            supervisor.stop()
+            remove_programs(sandbox)
         signals.restore()
 
 
@@ -105,6 +147,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--user-data", type=Path, default=None,
         help="a user-data TOML file (gzip or not) for the first boot; default: DIR/var/lib/bottlerocket/user-data.toml",
     )  # fmt: skip
+    parser.add_argument(
+        "--host-containers", choices=MODES, default="auto",
+        help="run host containers on the sandbox's own containerd: auto (when root, containerd, runc and a mount "
+        "namespace are at hand; default), on (exit 2 when they are not), off (only record their restarts)",
+    )  # fmt: skip
     parser.add_argument("--no-serve", action="store_true", help="stop the apiserver and exit once booted")
     return parser.parse_args(argv)
 
@@ -119,4 +166,4 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BootError as exc:
         print(f"thar-boot: {exc}", file=sys.stderr)
         return 2 if isinstance(exc, SandboxRefused) else 1
-    return boot(sandbox, args.user_data, serve=not args.no_serve)
+    return boot(sandbox, args.user_data, serve=not args.no_serve, host_containers=args.host_containers)

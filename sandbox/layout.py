@@ -17,7 +17,15 @@ from thar.osrelease import parse_os_release
 
 from .errors import SandboxError, SandboxRefused
 
-__all__ = ["DEFAULT_VARIANT", "Sandbox", "host_restart_commands", "locked", "open_sandbox", "read_variant_id"]
+__all__ = [
+    "DEFAULT_VARIANT",
+    "Sandbox",
+    "host_restart_commands",
+    "locked",
+    "open_sandbox",
+    "read_variant_id",
+    "restart_commands",
+]
 
 DEFAULT_VARIANT = "thar-dev"
 
@@ -85,6 +93,40 @@ class Sandbox:
     def timeline(self) -> Path:
         return self.run_dir / "boot-timeline.json"
 
+    # Host containers, when thar-boot runs them (host_containers.py, services.py).
+
+    @property
+    def boot_bin(self) -> Path:
+        """Programs of this boot only (the recorder that also runs host-containers), first on PATH."""
+        return self.run_dir / "bin"
+
+    @property
+    def systemctl(self) -> Path:
+        """The systemctl stand-in host-containers is given (``HOST_CONTAINERS_SYSTEMCTL``)."""
+        return self.run_dir / "systemctl"
+
+    @property
+    def systemctl_socket(self) -> Path:
+        """Where thar-boot answers the systemctl stand-in."""
+        return self.run_dir / "systemctl.sock"
+
+    @property
+    def journal(self) -> Path:
+        """What thar-boot did with host-containerd and the host-containers@ units."""
+        return self.run_dir / "host-containers.log"
+
+    def unit_log(self, unit: str) -> Path:
+        """A unit's output (its journal on a host)."""
+        return self.run_dir / f"{unit}.log"
+
+    @property
+    def containerd_config(self) -> Path:
+        return self.root / "etc/host-containerd/config.toml"
+
+    @property
+    def containerd_socket(self) -> Path:
+        return self.root / "run/host-containerd/containerd.sock"
+
 
 def read_variant_id(os_release: Path) -> str | None:
     """``VARIANT_ID`` of an os-release file; None when the file or the field is missing."""
@@ -97,9 +139,8 @@ def read_variant_id(os_release: Path) -> str | None:
     return parse_os_release(text).get("VARIANT_ID")
 
 
-def host_restart_commands(variant_dir: Path) -> tuple[str, ...]:
-    """The restart commands of a variant's services, as its merged defaults give them, that are
-    not ``thar-record-restart``: a sandbox must not run them."""
+def restart_commands(variant_dir: Path) -> dict[str, list[str]]:
+    """Each service's restart commands, as the variant's merged defaults give them."""
     services: dict[str, list[str]] = {}
     for path in sorted((variant_dir / "defaults.d").glob("*.toml")):
         try:
@@ -109,6 +150,13 @@ def host_restart_commands(variant_dir: Path) -> tuple[str, ...]:
         for name, service in (table.get("services") or {}).items():
             if isinstance(service, dict) and isinstance(service.get("restart-commands"), list):
                 services[name] = [str(c) for c in service["restart-commands"]]  # arrays replace: later files win
+    return services
+
+
+def host_restart_commands(variant_dir: Path) -> tuple[str, ...]:
+    """The restart commands of a variant's services, as its merged defaults give them, that are
+    not ``thar-record-restart``: a sandbox must not run them."""
+    services = restart_commands(variant_dir)
     return tuple(c for commands in services.values() for c in commands if c.split(" ")[0] != "thar-record-restart")
 
 

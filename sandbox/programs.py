@@ -9,7 +9,7 @@ import importlib.util
 import os
 import shutil
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -92,10 +92,13 @@ def held_command(step: Step, preload: Sequence[str] = ()) -> list[str]:
     return [sys.executable, "-c", code]
 
 
-def child_env(sandbox: Sandbox) -> dict[str, str]:
-    """The environment of every step: THAR_ROOT, and on PATH first the sandbox's own programs
-    (``DIR/usr/bin``: the shell form of ``thar-record-restart``), then thar's."""
+def child_env(sandbox: Sandbox, first: Sequence[Path] = (), extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment of every step: THAR_ROOT, and on PATH first ``first`` (this boot's own
+    programs), the sandbox's own programs (``DIR/usr/bin``: the shell form of
+    ``thar-record-restart``), then thar's; ``extra`` on top."""
     env = {k: v for k, v in os.environ.items() if k not in ("NOTIFY_SOCKET", "LISTEN_PID", "LISTEN_FDS")}
     env["THAR_ROOT"] = str(sandbox.root)
-    env["PATH"] = os.pathsep.join([str(sandbox.usr_bin), str(bin_dir()), env.get("PATH", os.defpath)])
+    dirs = [*map(str, first), str(sandbox.usr_bin), str(bin_dir()), env.get("PATH", os.defpath)]
+    env["PATH"] = os.pathsep.join(dirs)
+    env.update(extra or {})
     return env

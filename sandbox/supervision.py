@@ -114,6 +114,10 @@ class Boot:
     # Steps started ahead of their turn, by index in steps: early ones run, held ones wait.
     early: dict[int, Running] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
+    # This boot's own programs, first on every step's PATH, and variables of its own
+    # (host containers: DIR/run/thar/bin, HOST_CONTAINERS_SYSTEMCTL).
+    bin_first: tuple[Path, ...] = ()
+    extra_env: dict[str, str] = field(default_factory=dict)
 
     def run(self, user_data: Path | None) -> None:
         sandbox = self.sandbox
@@ -121,7 +125,7 @@ class Boot:
         self.first_boot = not sandbox.datastore.exists()
         note = prepare(sandbox, user_data)
         self.results.append(StepResult("prepare", "-", "ok", 0.0, time.perf_counter() - self.t0, note))
-        self.env = child_env(sandbox)
+        self.env = child_env(sandbox, self.bin_first, self.extra_env)
         with sandbox.boot_log.open("a", encoding="utf-8") as log_file:
             log_file.write(f"=== thar-boot {time.strftime('%Y-%m-%dT%H:%M:%S')} {sandbox.variant_id}\n")
 

@@ -40,6 +40,8 @@ from pathlib import Path
 
 import pytest
 
+from thar.host_ctr.containerd import ContainerdError, ContainerdProcess, namespaced_command
+
 __all__ = [
     "BUSYBOX",
     "Containerd",
@@ -185,23 +187,12 @@ address = "{sockets / "debug.sock"}"
     run.mkdir()
     require("/usr/bin/unshare", root=False)
     log = base / "containerd.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            ["/usr/bin/unshare", "--mount", "--propagation", "private", "--", "/bin/sh", "-c",
-             f'mount --bind "$1" /run && exec {CONTAINERD} --config "$2"', "sh", str(run), str(config)],
-            stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
-    daemon = Containerd(socket_path, root, state, config, log, process)
-    deadline = time.monotonic() + 30
-    while True:
-        if process.poll() is not None:
-            raise AssertionError(f"containerd exited ({process.returncode}): {log.read_text(errors='replace')[-2000:]}")
-        if socket_path.exists() and daemon.ctr("version", check=False).returncode == 0:
-            return daemon
-        if time.monotonic() > deadline:
-            _stop(process)
-            raise AssertionError(f"containerd did not answer in 30 s: {log.read_text(errors='replace')[-2000:]}")
-        time.sleep(0.05)
+    started = ContainerdProcess(namespaced_command(CONTAINERD, config, run, "/usr/bin/unshare"), socket_path, log)
+    try:
+        started.wait_ready(CTR, timeout=30)
+    except ContainerdError as exc:
+        raise AssertionError(str(exc)) from exc
+    return Containerd(socket_path, root, state, config, log, started.process)
 
 
 def stop_containerd(daemon: Containerd) -> None:

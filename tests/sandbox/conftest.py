@@ -94,15 +94,17 @@ class Sandbox:
         return Sandbox(to)
 
 
-def thar_boot(sandbox: Sandbox, *args: str, user_data: Path | None = None) -> subprocess.CompletedProcess[str]:
-    """``thar-boot --root DIR --no-serve ARGS``, finished."""
+def thar_boot(
+    sandbox: Sandbox, *args: str, user_data: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``thar-boot --root DIR --no-serve ARGS``, finished (``env``: added to its environment)."""
     extra = ["--user-data", str(user_data)] if user_data is not None else []
     return subprocess.run(
         [*THAR_BOOT, "--root", str(sandbox.root), "--no-serve", *extra, *args],
         capture_output=True,
         text=True,
         timeout=BOOT_TIMEOUT,
-        env=clean_env(),
+        env={**clean_env(), **(env or {})},
     )
 
 
@@ -119,14 +121,16 @@ class Served:
 
 
 @contextmanager
-def served(sandbox: Sandbox, *args: str, stop: signal.Signals = signal.SIGINT) -> Iterator[Served]:
-    """``thar-boot --root DIR ARGS`` serving in the background; on leaving, ``stop`` is sent and
-    thar-boot must exit 0."""
+def served(
+    sandbox: Sandbox, *args: str, stop: signal.Signals = signal.SIGINT, env: dict[str, str] | None = None
+) -> Iterator[Served]:
+    """``thar-boot --root DIR ARGS`` serving in the background (``env``: added to its
+    environment); on leaving, ``stop`` is sent and thar-boot must exit 0."""
     proc = subprocess.Popen(
         [*THAR_BOOT, "--root", str(sandbox.root), *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        env=clean_env(),
+        env={**clean_env(), **(env or {})},
     )
     assert proc.stdout is not None and proc.stderr is not None
     out = b""
