@@ -43,7 +43,8 @@ ALLOWED: dict[str, set[str]] = {
     # thar-boot, the sandbox boot mirroring the units: it runs every component as a program (by module
     # name, in a process of its own) and imports only these
     "sandbox": {"thar_be_settings"}  # thar_be_settings: the restart recorder it installs in the sandbox
-    | {"variants"},  # variants: --variant names one of thar's variants (data)
+    | {"variants"}  # variants: --variant names one of thar's variants (data)
+    | {"host_ctr"},  # host_ctr: host-containerd's configuration and process, for host containers (lazy)
     # host-ctr: host containers on their own containerd, driven through containerd's ctr (stdlib + toml)
     "host_ctr": {"apiclient"},  # apiclient: its files make the zipapp host containers run (lazy)
     # bootstrap-containers and bootstrap-commands: read the rendered files, systemctl and host-ctr as programs,
