@@ -6,6 +6,10 @@ and booted by ``systemd-nspawn --boot --private-network``. They need root and De
 ``systemd-container``; without them the tests skip, unless ``THAR_HOST_TESTS=required`` (set
 by ``.ci/run``), where a missing piece is a failure.
 
+Their programs are this checkout's (``thar_bindir``, ``checkout_bindir``): the interpreter's
+console scripts when they run this checkout, else wrappers that do (a virtualenv installed
+before a program was added lacks its script).
+
 The guard (``machine_guard``, for each module of this directory) puts a canary file in the machine's
 ``/tmp`` and records the machine's own identity files and ``/run/systemd``; after the module's
 last test it checks the canary is still there, those files are byte-identical, and no mount of the
@@ -23,8 +27,9 @@ import subprocess
 import sys
 import tomllib
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import cast
 
 import pytest
 
@@ -148,12 +153,15 @@ def chrony_host(host: ThrowawayHost) -> ThrowawayHost:
 MakeHost = Callable[..., ThrowawayHost]
 
 
-def _factory(base: Path) -> tuple[MakeHost, list[ThrowawayHost]]:
+def _factory(base: Path, bindir: Path) -> tuple[MakeHost, list[ThrowawayHost]]:
     hosts: list[ThrowawayHost] = []
 
     def make(**options: object) -> ThrowawayHost:
         workdir = base / f"thar-host-{len(hosts)}"
         workdir.mkdir()
+        if "bindir" not in options:  # this checkout's programs, wherever the interpreter's are
+            extra = cast("Sequence[str]", options.pop("binds", ()))
+            options.update(bindir=bindir, binds=[sys.prefix, *extra])
         host = ThrowawayHost(workdir, **options)  # type: ignore[arg-type]
         hosts.append(host)
         host.create()
@@ -172,18 +180,27 @@ def _destroy(hosts: list[ThrowawayHost]) -> None:
     assert not errors, errors
 
 
+@pytest.fixture(scope="session")
+def thar_bindir(host_support: None, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The bin directory of the hosts' programs: ``checkout_bindir``."""
+    return checkout_bindir(tmp_path_factory.mktemp("thar-bin"))
+
+
 @pytest.fixture
-def make_host(host_support: None, tmp_path: Path) -> Iterator[MakeHost]:
-    """A factory of created (not yet booted) hosts, each destroyed after the test."""
-    make, hosts = _factory(tmp_path)
+def make_host(host_support: None, thar_bindir: Path, tmp_path: Path) -> Iterator[MakeHost]:
+    """A factory of created (not yet booted) hosts, each destroyed after the test; their
+    programs are this checkout's (``thar_bindir``) unless ``bindir=`` says otherwise."""
+    make, hosts = _factory(tmp_path, thar_bindir)
     yield make
     _destroy(hosts)
 
 
 @pytest.fixture(scope="module")
-def make_module_host(host_support: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[MakeHost]:
+def make_module_host(
+    host_support: None, thar_bindir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[MakeHost]:
     """The same, for hosts that a whole test module shares."""
-    make, hosts = _factory(tmp_path_factory.mktemp("hosts"))
+    make, hosts = _factory(tmp_path_factory.mktemp("hosts"), thar_bindir)
     yield make
     _destroy(hosts)
 

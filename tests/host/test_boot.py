@@ -153,7 +153,10 @@ def test_dev_host_boots_serves_and_tears_down(host_support: None, tmp_path: Path
         lines.append(line)
         if line.startswith("Serving until"):
             break
-    assert any("booted (running)" in line for line in lines), (lines, process.stderr and process.stderr.read())
+    if not any("booted (running)" in line for line in lines):
+        process.send_signal(signal.SIGINT)  # torn down first: its stderr ends only when it exits
+        process.wait(120)
+        raise AssertionError((lines, process.stderr and process.stderr.read()))
     assert any("configured.target" in line and " active " in line for line in lines), lines
     process.send_signal(signal.SIGINT)
     assert process.wait(60) == 0, process.stderr.read() if process.stderr else ""

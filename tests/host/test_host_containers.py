@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -23,7 +22,7 @@ import pytest
 from tests.containers import REGISTRY, Registry, _stop, busybox_image, push_image, require, start_registry
 from thar.sandbox.host import ThrowawayHost
 
-from .conftest import MakeHost, checkout_bindir
+from .conftest import MakeHost
 
 SOCKET = "/run/host-containerd/containerd.sock"
 REGISTRY_PORT = 5000
@@ -52,9 +51,8 @@ def images(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
 
 
 @pytest.fixture(scope="module")
-def host(images: Registry, make_module_host: MakeHost, tmp_path_factory: pytest.TempPathFactory) -> ThrowawayHost:
-    bindir = checkout_bindir(tmp_path_factory.mktemp("thar-bin"))
-    host = make_module_host(host_containers=True, bindir=bindir, binds=[sys.prefix])
+def host(images: Registry, make_module_host: MakeHost) -> ThrowawayHost:
+    host = make_module_host(host_containers=True)
     shutil.copytree(images.storage, host.root / REGISTRY_STORAGE.lstrip("/"))
     host.write(
         "/etc/thar-test-registry.yml",

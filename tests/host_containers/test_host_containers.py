@@ -254,3 +254,13 @@ def test_user_data_must_be_padded_standard_base64(tmp_path: Path) -> None:
         with pytest.raises(UserDataInvalid):
             write_storage(tmp_path, "x", bad)
     assert (write_storage(tmp_path, "x", "eA==") / "user-data").read_bytes() == b"x"
+
+
+def test_every_flag_and_variable_is_in_the_readme() -> None:
+    from thar.host_containers.cli import build_parser
+
+    readme = (Path(__file__).resolve().parents[2] / "host_containers/README.md").read_text()
+    flags = [flag for action in build_parser()._actions for flag in action.option_strings if flag.startswith("--")]
+    assert set(flags) == {"--help", "--socket-path", "--log-level"}
+    for word in [*flags[1:], "HOST_CONTAINERS_SYSTEMCTL", "HOST_CONTAINERS_HOST_CTR", "CHANGED_SETTINGS"]:
+        assert word in readme, word
