@@ -152,9 +152,8 @@ def _serve_registry(host: object, storage: Path) -> None:
 
 
 def run_benchmark(runs: int) -> dict[str, list[float]]:
-    from thar.sandbox.host import ThrowawayHost
-
     from tests.containers import REGISTRY, require
+    from thar.sandbox.host import ThrowawayHost
 
     require(REGISTRY, "/usr/bin/containerd", "/usr/bin/ctr", "/usr/sbin/runc", "/usr/bin/busybox")
     results: dict[str, list[float]] = {}
