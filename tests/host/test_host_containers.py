@@ -134,6 +134,19 @@ def test_enabling_a_host_container_runs_it_in_host_containerd(host: ThrowawayHos
     assert host.run(["cat", seen]).stdout == "hello from the user data\n"
 
 
+def test_apiclient_exec_runs_a_command_in_the_running_container(host: ThrowawayHost) -> None:
+    """The host's apiserver execs into host-containerd's container (its default exec socket)."""
+    wait_for("admin is not running", lambda: tasks(host).get("admin", ("", ""))[1] == "RUNNING", log=diagnostics(host))
+    command = "cat /.bottlerocket/host-containers/current/user-data; echo from $(cat /proc/1/comm); exit 3"
+    done = host.run(["apiclient", "exec", "--no-tty", "admin", "sh", "-c", command], check=False, timeout=60)
+    assert done.returncode == 3, done.stderr
+    assert done.stdout.splitlines() == ["hello from the user data", "from sh"], done.stdout
+    stopped = host.run(["apiclient", "exec", "--no-tty", "control", "true"], check=False, timeout=60)
+    assert stopped.returncode != 0
+    # the variant's control container is disabled: host-containerd has no container of that name
+    assert stopped.stderr == "Failed to exec: failed to spawn process: no container 'control'\n", stopped.stderr
+
+
 def test_a_container_whose_task_exits_is_started_again(host: ThrowawayHost) -> None:
     wait_for("admin is not running", lambda: "admin" in tasks(host), log=diagnostics(host))
     before, (pid, _) = state(host), tasks(host)["admin"]
