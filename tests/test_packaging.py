@@ -41,6 +41,7 @@ SCRIPTS = {
     "bootstrap-containers",
     "bootstrap-commands",
     "host-containers",
+    "signpost",
 }
 
 

@@ -1,0 +1,1 @@
+"""signpost: the GPT partition-set flipper (Bottlerocket core-kit ``sources/updater/signpost``)."""

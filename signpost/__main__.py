@@ -1,0 +1,5 @@
+import sys
+
+from thar.signpost.cli import main
+
+sys.exit(main())
