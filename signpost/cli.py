@@ -3,8 +3,9 @@
     signpost status|mark-successful-boot|clear-inactive|mark-inactive-valid|upgrade-to-inactive
              |cancel-upgrade|rollback-to-inactive|has-boot-ever-succeeded|rewrite-table
 
-Only the first argument is read. ``--help``/``-h`` print the usage on stdout (exit 0); a missing or unknown command prints the usage on stderr and
-exits 1; a failed command prints its error on stderr and exits 1. Each command that changes bits
+Only the first argument is read. ``--help``/``-h`` print the usage on stdout (exit 0); a missing
+or unknown command prints the usage on stderr and exits 1; a failed command prints its error on
+stderr and exits 1. Each command that changes bits
 loads the table, changes them and writes the whole table back (primary and backup).
 """
 
