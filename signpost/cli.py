@@ -5,8 +5,8 @@
 
 Only the first argument is read. ``--help``/``-h`` print the usage on stdout (exit 0); a missing
 or unknown command prints the usage on stderr and exits 1; a failed command prints its error on
-stderr and exits 1. Each command that changes bits
-loads the table, changes them and writes the whole table back (primary and backup).
+stderr and exits 1. Each command that changes bits loads the table, changes them and writes the
+whole table back (primary and backup).
 """
 
 from __future__ import annotations
