@@ -139,18 +139,18 @@ def _read_boot_state(root: Path) -> tuple[str, int]:
     return disk, number
 
 
-def _discover_boot_state() -> tuple[str, int]:
-    """(OS disk, partition number) of the first lower device of the dm-verity device at /."""
-    st = os.stat("/")
-    root_device = f"/sys/dev/block/{os.major(st.st_dev)}:{os.minor(st.st_dev)}"
+def _discover_boot_state(sysfs: Path = Path("/sys"), mount: str = "/") -> tuple[str, int]:
+    """(OS disk, partition number) of the first lower device of the dm-verity device at ``mount``."""
+    st = os.stat(mount)
+    root_device = sysfs / f"dev/block/{os.major(st.st_dev)}:{os.minor(st.st_dev)}"
     try:
-        name = Path(root_device).resolve().name
-        lower = sorted(os.listdir(f"{root_device}/slaves"))
+        name = root_device.resolve().name
+        lower = sorted(os.listdir(root_device / "slaves"))
     except OSError as error:
         raise SignpostError(f"Failed to get lower devices for {root_device}: {error.strerror}") from None
     if not lower:
         raise SignpostError(f"Root device /dev/{name} has no lower root devices")
-    partition = Path("/sys/class/block", lower[0])
+    partition = sysfs / "class/block" / lower[0]
     try:
         number = int((partition / "partition").read_text())
     except (OSError, ValueError):
