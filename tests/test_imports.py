@@ -52,6 +52,8 @@ ALLOWED: dict[str, set[str]] = {
     "bootstrap_containers": {"apiclient"},
     # host-containers: settings.host-containers -> host-containers@NAME.service, read over the socket
     "host_containers": {"apiclient"},
+    # the update manifest: model + JSON, waves, selection, find_migrations (stdlib + pydantic)
+    "update_metadata": set(),
     # data: each variant's defaults.d, templates, os-release
     "variants": set(),
     # thar/*.py: the namespace itself and thar-install-units, stdlib only
