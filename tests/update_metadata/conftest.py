@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
+
+# Bottlerocket's real migration history (Release.toml's [migrations]), beside the repository
+MIGRATION_HISTORY = (
+    Path(__file__).resolve().parents[2].parent / "shared" / "conformance" / "bottlerocket-migrations.json"
+)
 
 HOUR = 3600 * 10**9
 MS = 10**6
@@ -31,6 +37,12 @@ def update_json(
             "hash": f"{stem}-root.verity.lz4",
         },
     }
+
+
+def real_transitions() -> list[dict[str, Any]]:
+    """Every ``{from, to, migrations}`` transition of Bottlerocket's history, in release order."""
+    transitions: list[dict[str, Any]] = json.loads(MIGRATION_HISTORY.read_text(encoding="utf-8"))["transitions"]
+    return transitions
 
 
 def manifest_json(updates: list[dict[str, Any]], migrations: dict[str, list[str]] | None = None) -> str:
