@@ -9,6 +9,7 @@ timestamp format, migration keys ``"(X, Y)"`` in string order (as upstream's ser
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 from collections.abc import Iterable
@@ -102,10 +103,10 @@ class Update(_Model):
     @field_validator("waves", mode="before")
     @classmethod
     def _waves(cls, value: Any) -> dict[int, Timestamp]:
-        if isinstance(value, dict) and all(isinstance(k, int) for k in value):
-            return dict(value)  # already parsed (a model built in Python)
         waves: dict[int, Timestamp] = {}
         for key, time in _items(value, "waves"):
+            if isinstance(key, int) and not isinstance(key, bool):
+                key = str(key)  # a model built in Python: the same rules as for JSON keys
             digits = key.removeprefix("+")  # Rust's u32 parser takes one leading '+' and leading zeros
             if not (digits.isascii() and digits.isdigit()) or int(digits) > _U32_MAX:
                 raise ValueError(f"Bad bound field: {key}")
@@ -118,7 +119,7 @@ class Update(_Model):
                 raise ValueError(f"wave {key}: {exc}") from exc
         return waves
 
-    def ready(self, seed: int, now: Any) -> bool:
+    def ready(self, seed: int, now: Timestamp | dt.datetime) -> bool:
         """Whether a host with ``seed`` may take this update at ``now`` (a Timestamp or aware datetime)."""
         return ready(self.waves, seed, now)
 

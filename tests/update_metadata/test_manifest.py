@@ -7,10 +7,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from thar.update_metadata import (
+    Images,
+    Manifest,
     ManifestError,
     Timestamp,
+    Update,
     Version,
     dump_manifest,
     load_manifest,
@@ -206,3 +210,27 @@ def test_roundtrip_of_the_real_migration_history() -> None:
     again = json.loads(dump_manifest(m))
     assert again["migrations"] == table
     assert list(again["migrations"]) == sorted(table)
+
+
+def test_manifest_built_in_python_dumps_like_a_parsed_one() -> None:
+    """What updog's and thar-be-updates' test repositories do: build a manifest, publish its JSON."""
+    t = Timestamp.parse("2024-10-24T18:00:00Z")
+    m = Manifest(
+        updates=[
+            Update(
+                variant="aws-k8s-1.31",
+                arch="x86_64",
+                version=Version(1, 26, 1),
+                max_version="1.26.1",  # type: ignore[arg-type]
+                waves={20: t + 1, 0: "2024-10-24T17:00:00Z"},  # type: ignore[dict-item]
+                images=Images(boot="b", root="r", hash="h"),
+            )
+        ],
+        migrations={(Version(1, 26, 0), Version(1, 26, 1)): ["migrate_v1.26.1_x.lz4"]},
+    )
+    data = json.loads(dump_manifest(m))
+    assert data["updates"][0]["waves"] == {"0": "2024-10-24T17:00:00Z", "20": "2024-10-24T18:00:00.000000001Z"}
+    assert data["migrations"] == {"(1.26.0, 1.26.1)": ["migrate_v1.26.1_x.lz4"]}
+    assert parse_manifest(dump_manifest(m)) == m
+    with pytest.raises(ValidationError, match="Bad bound field: -1"):
+        Update.model_validate({**data["updates"][0], "waves": {-1: "2024-10-24T17:00:00Z"}})

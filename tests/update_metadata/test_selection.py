@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from thar.update_metadata import (
     Manifest,
@@ -141,3 +143,31 @@ def test_waves_filter_and_ignore_waves() -> None:
 def test_ignore_waves_skips_the_seed_check() -> None:
     m = _manifest(update_json("1.3.0", waves={"0": str(NOW)}))
     assert _versions(m, seed=5000, ignore_waves=True) == ["1.3.0"]
+
+
+versions = st.builds(lambda a, b, c: f"{a}.{b}.{c}", st.integers(0, 3), st.integers(0, 3), st.integers(0, 3))
+entries = st.lists(
+    st.tuples(versions, versions, st.sampled_from(["x86_64", "aarch64"]), st.integers(-3, 3)), max_size=8
+)
+
+
+@given(entries, versions, st.integers(0, 2047), st.sampled_from(["latest", "1.1.1", "v2.0.0"]))
+def test_choice_is_always_one_of_the_applicable_updates(
+    spec: list[tuple[str, str, str, int]], running: str, seed: int, lock: str
+) -> None:
+    updates = [
+        update_json(v, max_version=mx, arch=arch, waves={"0": str(NOW), "2048": str(NOW + hours * HOUR)})
+        for v, mx, arch, hours in spec
+    ]
+    m = _manifest(*updates)
+    listed = applicable_updates(m, VARIANT, ARCH, seed=seed, now=NOW)
+    assert [u.version for u in listed] == sorted((u.version for u in listed), reverse=True)
+    assert all(u.arch == ARCH and u.version <= u.max_version for u in listed)
+    chosen = update_required(m, V(running), VARIANT, ARCH, seed=seed, now=NOW, version_lock=lock)
+    if chosen is None:
+        return
+    assert chosen in listed
+    if lock == "latest":
+        assert V(running) < chosen.version or V(running) > chosen.max_version
+    else:
+        assert chosen.version == V(lock.removeprefix("v")) != V(running)
