@@ -54,6 +54,8 @@ ALLOWED: dict[str, set[str]] = {
     "host_containers": {"apiclient"},
     # signpost: the OS disk's GPT (both copies, CRCs), partition sets and gptprio bits; stdlib only
     "signpost": set(),
+    # the update manifest: model + JSON, waves, selection, find_migrations (stdlib + pydantic)
+    "update_metadata": set(),
     # data: each variant's defaults.d, templates, os-release
     "variants": set(),
     # thar/*.py: the namespace itself and thar-install-units, stdlib only
