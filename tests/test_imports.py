@@ -56,6 +56,8 @@ ALLOWED: dict[str, set[str]] = {
     "signpost": set(),
     # the update manifest: model + JSON, waves, selection, find_migrations (stdlib + pydantic)
     "update_metadata": set(),
+    # thar-be-updates: the update dispatcher; runs updog as a program, reads the partition sets
+    "thar_be_updates": {"update_metadata", "signpost"},
     # data: each variant's defaults.d, templates, os-release
     "variants": set(),
     # thar/*.py: the namespace itself and thar-install-units, stdlib only

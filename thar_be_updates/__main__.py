@@ -1,0 +1,5 @@
+import sys
+
+from thar.thar_be_updates.cli import main
+
+sys.exit(main())
