@@ -26,7 +26,7 @@ from thar import variants
 from thar.datastore import DatastoreError, FilesystemDataStore
 from thar.logs import LEVELS, setup_logging
 from thar.models import Variant, VariantError, extensions_for_family, load_variant
-from thar.osrelease import read_os_release
+from thar.osrelease import in_place_updates, read_os_release
 from thar.paths import thar_root, thar_root_override
 
 from .connections import (
@@ -43,6 +43,7 @@ from .exec import DEFAULT_EXEC_SOCKET, ExecConfig
 from .policy import PolicyError, load_policy
 from .routes import ServerConfig
 from .server import ServerSetupError, serve
+from .updates import UpdateConfig
 
 
 def _seconds(text: str) -> float:
@@ -80,6 +81,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--applier", default="thar-be-settings", help="settings applier command (split on spaces); 'none': no applier"
     )
     parser.add_argument("--reboot-command", default="/usr/bin/systemctl reboot --check-inhibitors=yes")
+    parser.add_argument(
+        "--update-dispatcher", default="thar-be-updates", help="update dispatcher command (split on spaces)"
+    )
+    parser.add_argument("--update-lock", type=Path, default=thar_root() / "run/lock/thar-be-updates.lock")
+    parser.add_argument("--update-status", type=Path, default=thar_root() / "run/cache/thar-be-updates/status.json")
     parser.add_argument("--arch", default=platform.machine(), help="architecture reported by GET /os")
     parser.add_argument(
         "--boot-timeline", type=Path, default=thar_root() / "run/thar/boot-timeline.json",
@@ -143,6 +149,14 @@ def resolve_variant(spec: str | None, os_release: Path) -> Variant:
     return Variant(name=name, directory=Path(name), extensions=extensions_for_family(name), defaults={})
 
 
+def _in_place_updates(os_release: Path) -> bool:
+    """Whether the image updates itself in place (os-release; unreadable: yes)."""
+    try:
+        return in_place_updates(read_os_release(os_release))
+    except (OSError, UnicodeDecodeError):
+        return True
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     setup_logging(args.log_level, stream=sys.stderr, short_names=False, datefmt=None)
@@ -169,6 +183,12 @@ def main(argv: list[str] | None = None) -> int:
         boot_timeline=args.boot_timeline,
         generator_timeline=args.generator_timeline,
         exec=ExecConfig(socket=args.exec_socket_path),
+        updates=UpdateConfig(
+            dispatcher=tuple(args.update_dispatcher.split(" ")),
+            lock=args.update_lock,
+            status=args.update_status,
+            in_place=_in_place_updates(args.os_release),
+        ),
     )
     try:
         import uvloop

@@ -30,6 +30,7 @@ __all__ = [
     "KeypairModelMismatch",
     "MetadataNotJson",
     "MissingInput",
+    "NoInPlaceUpdates",
     "NotASetting",
     "NotFoundInDatastore",
     "NotUtf8",
@@ -41,6 +42,10 @@ __all__ = [
     "SerializeFailed",
     "SplitFailed",
     "UnknownSetting",
+    "UpdateDispatcherFailed",
+    "UpdateLockHeld",
+    "UpdateNotAllowed",
+    "UpdateNotFound",
     "write_failed",
 ]
 
@@ -219,6 +224,26 @@ class RebootFailed(ApiError):
     """The reboot command could not be started or failed."""
 
 
+class UpdateLockHeld(ApiError):
+    """The update dispatcher (or its background child) holds the update lock."""
+
+
+class UpdateNotAllowed(ApiError):
+    """The update state does not allow the action."""
+
+
+class UpdateNotFound(ApiError):
+    """No chosen update, no staged image, or no update status yet."""
+
+
+class UpdateDispatcherFailed(ApiError):
+    """The update dispatcher could not be started or failed, or its status is unreadable."""
+
+
+class NoInPlaceUpdates(ApiError):
+    """The image cannot update itself in place (it is replaced by a new image)."""
+
+
 STATUS: dict[type[ApiError], HTTPStatus] = {
     # 400
     MissingInput: HTTPStatus.BAD_REQUEST,
@@ -239,12 +264,16 @@ STATUS: dict[type[ApiError], HTTPStatus] = {
     NotFoundInDatastore: HTTPStatus.NOT_FOUND,
     UnknownSetting: HTTPStatus.NOT_FOUND,
     GenerationNotFound: HTTPStatus.NOT_FOUND,
+    UpdateNotFound: HTTPStatus.NOT_FOUND,
     # 409
     NothingToConfirm: HTTPStatus.CONFLICT,
+    UpdateNotAllowed: HTTPStatus.CONFLICT,
     # 413
     PayloadTooLarge: HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
     # 422
     CommitWithNoPending: HTTPStatus.UNPROCESSABLE_ENTITY,
+    # 423
+    UpdateLockHeld: HTTPStatus.LOCKED,
     DryRunFailed: HTTPStatus.UNPROCESSABLE_ENTITY,
     # 500
     DataStoreFailed: HTTPStatus.INTERNAL_SERVER_ERROR,
@@ -254,6 +283,9 @@ STATUS: dict[type[ApiError], HTTPStatus] = {
     OsReleaseFailed: HTTPStatus.INTERNAL_SERVER_ERROR,
     ApplierFailed: HTTPStatus.INTERNAL_SERVER_ERROR,
     RebootFailed: HTTPStatus.INTERNAL_SERVER_ERROR,
+    UpdateDispatcherFailed: HTTPStatus.INTERNAL_SERVER_ERROR,
+    # 501
+    NoInPlaceUpdates: HTTPStatus.NOT_IMPLEMENTED,
     # 507
     InsufficientStorage: HTTPStatus.INSUFFICIENT_STORAGE,
 }

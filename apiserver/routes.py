@@ -45,6 +45,7 @@ from .exec import ExecConfig, exec_websocket
 from .metrics import CONTENT_TYPE, Metrics
 from .policy import Access, Policy
 from .staging import Guard
+from .updates import UpdateConfig, action, update_status
 from .watch import WatchHub, changed_settings
 
 __all__ = [
@@ -81,6 +82,7 @@ class ServerConfig:
     boot_timeline: Path | None = None  # thar-boot's timeline, shown by GET /metrics
     generator_timeline: Path | None = None  # sundog's generators and their durations, shown by GET /metrics
     exec: ExecConfig = field(default_factory=ExecConfig)  # GET /exec: the host containers' containerd and its ctr
+    updates: UpdateConfig = field(default_factory=UpdateConfig)  # the update dispatcher and its files
 
 
 CONTROLLER = web.AppKey("controller", Controller)
@@ -539,6 +541,17 @@ async def reboot(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+async def get_update_status(request: web.Request) -> web.Response:
+    return _json(await update_status(request.app[CONFIG].updates))
+
+
+def _update_action(command: str) -> Callable[[web.Request], Awaitable[web.Response]]:
+    async def handler(request: web.Request) -> web.Response:
+        return await action(command, request.app[CONFIG].updates)
+
+    return handler
+
+
 async def exec_command(request: web.Request) -> web.StreamResponse:
     return await exec_websocket(request, request.app[CONFIG].exec)
 
@@ -571,6 +584,11 @@ ROUTES: tuple[tuple[str, str, Callable[[web.Request], Awaitable[web.StreamRespon
     ("GET", "/services", _entries("services")),
     ("GET", "/configuration-files", _entries("configuration-files")),
     ("POST", "/actions/reboot", reboot),
+    ("GET", "/updates/status", get_update_status),
+    ("POST", "/actions/refresh-updates", _update_action("refresh")),
+    ("POST", "/actions/prepare-update", _update_action("prepare")),
+    ("POST", "/actions/activate-update", _update_action("activate")),
+    ("POST", "/actions/deactivate-update", _update_action("deactivate")),
     ("GET", "/exec", exec_command),
     ("GET", "/metrics", metrics),
 )

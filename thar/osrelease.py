@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["OS_RELEASE", "parse_os_release", "read_os_release"]
+__all__ = ["OS_RELEASE", "in_place_updates", "parse_os_release", "read_os_release"]
 
 OS_RELEASE = "usr/lib/os-release"
 """Where os-release is, below the root (`thar.paths.thar_root`)."""
@@ -36,3 +36,10 @@ def read_os_release(path: str | os.PathLike[str]) -> dict[str, str]:
     does and `UnicodeDecodeError` for a file that is not UTF-8."""
     with open(path, encoding="utf-8") as file:
         return parse_os_release(file.read())
+
+
+def in_place_updates(fields: dict[str, str]) -> bool:
+    """Whether the image updates itself in place (A/B partition sets, updog, signpost): os-release
+    ``IN_PLACE_UPDATES`` absent or anything but ``false``/``no``/``0``. Images that boot a unified
+    kernel image from the ESP have no B set and are updated by replacing them."""
+    return fields.get("IN_PLACE_UPDATES", "true").strip().lower() not in ("false", "no", "0")

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from thar.osrelease import OS_RELEASE, read_os_release
+from thar.osrelease import OS_RELEASE, in_place_updates, read_os_release
 from thar.paths import thar_root
 from thar.signpost.state import SignpostError, State
 from thar.update_metadata import Version, VersionError, VersionLockError, parse_version_lock
@@ -32,7 +32,7 @@ from .status import (
     write_status,
 )
 
-__all__ = ["LOCK_FILE", "STATUS_FILE", "UpdatesError", "choose_update", "in_place_updates", "main"]
+__all__ = ["LOCK_FILE", "STATUS_FILE", "UpdatesError", "choose_update", "main"]
 
 log = logging.getLogger("thar-be-updates")
 
@@ -50,12 +50,6 @@ NO_IN_PLACE = "In-place updates are not supported on this image: it is updated b
 
 class UpdatesError(Exception):
     """An error the dispatcher reports on stderr (exit 1)."""
-
-
-def in_place_updates(os_release: dict[str, str]) -> bool:
-    """Whether the image can update itself in place: os-release ``IN_PLACE_UPDATES`` (absent:
-    yes; ``false``, ``no`` or ``0``: no, as on images booting a unified kernel image)."""
-    return os_release.get("IN_PLACE_UPDATES", "true").strip().lower() not in ("false", "no", "0")
 
 
 def _os_release(root: Path) -> dict[str, str]:
@@ -204,7 +198,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         os_release = _os_release(root)
         if not in_place_updates(os_release):
             raise UpdatesError(NO_IN_PLACE)
-        _lock(root / LOCK_FILE)  # held (and inherited by the child) until the process ends
+        lock_fd = _lock(root / LOCK_FILE)  # held (and inherited by the child) until the process ends
         if not status_path.is_file():
             status_path.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
             write_status(status_path, _initial_status(root, os_release))
@@ -237,6 +231,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_RDWR)
         for fd in (0, 1, 2):  # so that whoever waits for the parent's output is not kept waiting
             os.dup2(devnull, fd)
+        # Nor by descriptors the caller leaked to us (an event loop's pipes or sockets): only
+        # the lock stays open.
+        os.closerange(3, lock_fd)
+        os.closerange(lock_fd + 1, os.sysconf("SC_OPEN_MAX"))
         os.setsid()
         code = _child(args.command, status, status_path, config, os_release["VERSION_ID"])
     except BaseException:

@@ -110,6 +110,13 @@ def build_f0(base: Path, *, live_files: bool = True) -> Path:
 
 
 # -- the applier stub -----------------------------------------------------------------------------
+# Update dispatcher stub: records argv, exits with the code in the control file (default 0).
+_DISPATCHER_STUB = """#!/bin/sh
+printf '%s\\n' "$*" >> {record!r}
+code=$(cat {control!r} 2>/dev/null || echo 0)
+exit "$code"
+"""
+
 _APPLIER_STUB = """#!{python}
 # Settings-applier stub: records argv and stdin, exits as the control file says.
 import json, os, stat, sys, time
@@ -305,8 +312,28 @@ class ServerProcess:
         assert self.proc is not None
         return self.proc.pid
 
+    @property
+    def dispatcher(self) -> Path:
+        return self.workdir / "dispatcher-stub"
+
+    @property
+    def dispatcher_record(self) -> Path:
+        return self.workdir / "dispatcher-calls.jsonl"
+
+    @property
+    def dispatcher_control(self) -> Path:
+        return self.workdir / "dispatcher-exit"
+
+    @property
+    def update_lock(self) -> Path:
+        return self.workdir / "thar-be-updates.lock"
+
+    @property
+    def update_status(self) -> Path:
+        return self.workdir / "update-status.json"
+
     def prepare(self) -> None:
-        """Write the os-release file and the applier stub (once)."""
+        """Write the os-release file, the applier stub and the update dispatcher stub (once)."""
         self.workdir.mkdir(parents=True, exist_ok=True)
         if not self.os_release.exists():
             self.os_release.write_text(F0_OS_RELEASE)
@@ -317,6 +344,11 @@ class ServerProcess:
                 )
             )
             self.applier.chmod(0o755)
+        if not self.dispatcher.exists():
+            self.dispatcher.write_text(
+                _DISPATCHER_STUB.format(record=str(self.dispatcher_record), control=str(self.dispatcher_control))
+            )
+            self.dispatcher.chmod(0o755)
 
     def command(self) -> list[str]:
         return [
@@ -327,6 +359,9 @@ class ServerProcess:
             "--arch", "x86_64",
             "--applier", str(self.applier),
             "--variant", self.variant,
+            "--update-dispatcher", str(self.dispatcher),
+            "--update-lock", str(self.update_lock),
+            "--update-status", str(self.update_status),
         ]  # fmt: skip
 
     def start(self) -> ServerProcess:

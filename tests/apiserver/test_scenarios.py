@@ -10,7 +10,9 @@ checks thar's behaviour and says so.
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 from typing import Any
 
 import pytest
@@ -513,20 +515,60 @@ def test_53_exec_wrong_method_is_405_and_get_without_upgrade_is_400(ro_api: Api)
     expect(ro_api.get("/exec"), 400, "")
 
 
-# -- Not implemented by thar yet (54-57) ----------------------------------------------------------
+# -- Reports, updates, ephemeral storage (54-57) ----------------------------------------------------------
 @pytest.mark.skip(reason="GET /report (reports) is not implemented by thar yet")
 def test_54_report_list(ro_api: Api) -> None:
     expect_json(ro_api.get("/report"), [{"name": "cis", "description": "CIS Bottlerocket Benchmark"}])
 
 
-@pytest.mark.skip(reason="GET /updates/status is not implemented by thar yet")
-def test_55_update_status() -> None:
-    raise AssertionError("not implemented")
+UPDATE_STATUS = {
+    "update_state": "Available",
+    "available_updates": ["1.21.0", "1.20.0"],
+    "chosen_update": {"arch": "x86_64", "version": "1.21.0", "variant": "aws-dev"},
+    "active_partition": {"image": {"arch": "x86_64", "version": "1.20.0", "variant": "aws-dev"}, "next_to_boot": True},
+    "staging_partition": None,
+    "most_recent_command": {
+        "cmd_type": "refresh",
+        "cmd_status": "Success",
+        "timestamp": "2024-10-24T17:26:52.123456789Z",
+        "exit_status": 0,
+        "stderr": "",
+    },
+}
 
 
-@pytest.mark.skip(reason="POST /actions/prepare-update (update dispatcher) is not implemented by thar yet")
-def test_56_update_dispatcher_exit_mapping() -> None:
-    raise AssertionError("not implemented")
+def test_55_update_status(api: Api) -> None:
+    server = api.server
+    expect(api.get("/updates/status"), 404, "Update status is uninitialized, refresh-updates to initialize it")
+    server.update_status.write_text(json.dumps(UPDATE_STATUS))
+    expect_json(api.get("/updates/status"), UPDATE_STATUS)
+    fd = os.open(server.update_lock, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        response = api.get("/updates/status")
+        assert response.status == 423
+        assert response.text.startswith("Unable to obtain shared lock for reading update status: ")
+    finally:
+        os.close(fd)
+    expect_json(api.get("/updates/status"), UPDATE_STATUS)
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "body"),
+    [
+        (0, 204, ""),
+        (64, 423, "Update lock held"),
+        (65, 409, "Update action not allowed according to update state"),
+        (66, 404, "Previously chosen Update no longer exists"),
+        (67, 404, "No update image applied to staging partition"),
+        (1, 500, "Update dispatcher failed"),
+    ],
+)
+def test_56_update_dispatcher_exit_mapping(api: Api, code: int, status: int, body: str) -> None:
+    server = api.server
+    server.dispatcher_control.write_text(f"{code}\n")
+    expect(api.post("/actions/prepare-update"), status, body)
+    assert server.dispatcher_record.read_text().splitlines() == ["prepare"]
 
 
 @pytest.mark.skip(reason="GET /actions/ephemeral-storage/list-dirs is not implemented by thar yet")

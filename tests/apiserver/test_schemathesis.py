@@ -166,12 +166,18 @@ def api_socket(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     applier = tmp / "applier"
     applier.write_text("#!/bin/sh\nexec cat >/dev/null\n", encoding="utf-8")
     applier.chmod(0o755)
+    # The update dispatcher: refuses every command as the update state would (exit 65: 409); no
+    # status file, so GET /updates/status answers 404.
+    dispatcher = tmp / "dispatcher"
+    dispatcher.write_text("#!/bin/sh\nexit 65\n", encoding="utf-8")
+    dispatcher.chmod(0o755)
     sock_dir = _socket_dir(tmp)
     sock = sock_dir / "api.sock"
     log = (tmp / "apiserver.log").open("wb")
     argv = [sys.executable, "-m", "thar.apiserver", "--datastore-path", str(datastore), "--socket-path", str(sock),
             "--os-release", str(os_release), "--arch", "x86_64", "--applier", str(applier), "--reboot-command", "true",
-            "--variant", "thar-dev", "--log-level", "warn"]  # fmt: skip
+            "--variant", "thar-dev", "--log-level", "warn", "--update-dispatcher", str(dispatcher),
+            "--update-lock", str(tmp / "update.lock"), "--update-status", str(tmp / "status.json")]  # fmt: skip
     env = {key: value for key, value in os.environ.items() if key not in ("NOTIFY_SOCKET", "LISTEN_PID", "LISTEN_FDS")}
     proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env)
     try:
@@ -222,7 +228,7 @@ def test_session_reaches_the_server(api: requests.Session) -> None:
 def test_what_the_description_promises(api: requests.Session) -> None:
     """openapi.yaml's description: unknown paths 404 with an empty body (a trailing slash makes an
     unknown path), and a known path with a method it does not serve 405 with ``Allow``."""
-    for path in ("/no-such-path", "/settings/", "/settings/keypair/", "/updates/status", "/exec/"):
+    for path in ("/no-such-path", "/settings/", "/settings/keypair/", "/updates/status/", "/exec/"):
         response = api.get(BASE_URL + path)
         assert (response.status_code, response.content) == (404, b""), path
     for path, item in schema.raw_schema["paths"].items():

@@ -133,7 +133,8 @@ class System:
 
 def make_system(base: Path, *, dual: bool = True, os_release: str = OS_RELEASE) -> System:
     root, bin_dir = base / "root", base / "bin"
-    for directory in (root / "usr/lib", root / "etc", bin_dir):
+    # run/lock and run/cache/thar-be-updates: what tmpfiles.d makes at boot
+    for directory in (root / "usr/lib", root / "etc", root / "run/lock", root / "run/cache/thar-be-updates", bin_dir):
         directory.mkdir(parents=True)
     (root / "usr/lib/os-release").write_text(os_release)
     make_disk(root / "os-disk.img", dual=dual)
