@@ -249,3 +249,31 @@ def test_usage_errors_exit_2(system: System, argv: list[str]) -> None:
     result = system.run(*argv)
     assert result.returncode == 2 and "usage: thar-be-updates" in result.stderr
     assert not system.status_path.exists()
+
+
+def test_refresh_output_that_is_no_list_keeps_the_state(system: System) -> None:
+    system.do("refresh")
+    before = system.status()
+    system.control(stdout='{"not": "a list"}')
+    status = system.do("refresh")
+    command = status["most_recent_command"]
+    assert (command["cmd_type"], command["cmd_status"], command["exit_status"]) == ("refresh", "Success", 0)
+    assert {k: v for k, v in status.items() if k != "most_recent_command"} == {
+        k: v for k, v in before.items() if k != "most_recent_command"
+    }
+
+
+def test_refresh_with_an_invalid_version_lock_replaces_only_the_list(system: System) -> None:
+    system.do("refresh")
+    system.publish("1.20.0", "1.22.0")
+    (system.root / "etc/thar-be-updates.toml").write_text('version-lock = "Latest"\n')
+    status = system.do("refresh")
+    assert status["available_updates"] == ["1.22.0", "1.20.0"]
+    assert (status["update_state"], status["chosen_update"]) == ("Available", IMAGE_21)
+
+
+def test_updog_missing_leaves_no_command_record(system: System) -> None:
+    system.do("refresh")
+    before = system.status()
+    (system.bin / "updog").unlink()
+    assert system.do("refresh") == before

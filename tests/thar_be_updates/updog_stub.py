@@ -5,8 +5,8 @@ repository: ``$THAR_ROOT/test-repo/manifest.json`` and the images ``test-repo/ta
 (plain bytes, not LZ4). Selection is update_metadata's (``whats --all``: §3.1; ``update-image``:
 §3.2 with ``/etc/updog.toml``); image writes, ``update-apply`` and ``update-revert`` are signpost
 operations on the OS disk of ``run/signpost/boot.json``. ``test-repo/control.json`` may hold
-``{"sleep": seconds}`` (before doing anything; a slow repository) and ``{"calls": path}`` (a
-JSON line per run is appended there).
+``{"sleep": seconds}`` (before doing anything; a slow repository), ``{"calls": path}`` (a
+JSON line per run is appended there) and ``{"stdout": text}`` (print that, exit 0: a broken updog).
 """
 
 from __future__ import annotations
@@ -39,6 +39,9 @@ def main(argv: list[str]) -> int:
         with open(control["calls"], "a") as calls:
             calls.write(json.dumps(argv) + "\n")
     time.sleep(control.get("sleep", 0))
+    if "stdout" in control:  # a broken updog: prints this and exits 0
+        print(control["stdout"])
+        return 0
     flags = {a for a in argv if a.startswith("-")}
     commands = [a for a in argv if not a.startswith("-")]
     known = {"-a", "--all", "-j", "--json", "-n", "--now", "--ignore-waves"}
