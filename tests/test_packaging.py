@@ -42,6 +42,7 @@ SCRIPTS = {
     "bootstrap-commands",
     "host-containers",
     "signpost",
+    "updog",
 }
 
 
