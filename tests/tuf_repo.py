@@ -88,11 +88,39 @@ class TufRepo:
     def target_path(self, name: str) -> Path:
         return self.targets_dir / f"{self.targets.signed.targets[name].hashes['sha256']}.{name}"
 
+    def rotate_root(self) -> None:
+        """Publish ``N+1.root.json`` with a new root key, signed by the old and the new key."""
+        old = self.signers[Root.type]
+        new = CryptoSigner.generate_ed25519()
+        root = self.root.signed
+        root.revoke_key(old.public_key.keyid, Root.type)
+        root.add_key(new.public_key, Root.type)
+        root.version += 1
+        self.root.signatures.clear()
+        self.root.sign(old, append=True)
+        self.root.sign(new, append=True)
+        self.root.to_file(str(self.meta_dir / f"{root.version}.root.json"), JSONSerializer(compact=False))
+        self.signers[Root.type] = new
+
     def publish(
-        self, *, timestamp_expires: dt.datetime | None = None, timestamp_signer: CryptoSigner | None = None
+        self,
+        *,
+        timestamp_expires: dt.datetime | None = None,
+        timestamp_signer: CryptoSigner | None = None,
+        snapshot_expires: dt.datetime | None = None,
+        targets_expires: dt.datetime | None = None,
+        manifest: bytes | None = None,
     ) -> None:
-        """Write manifest.json as a target, then targets, snapshot and timestamp at new versions."""
-        self.add_target("manifest.json", json.dumps(self.manifest, indent=2).encode())
+        """Write manifest.json as a target (``manifest``: these bytes instead of ``self.manifest``;
+        ``b""``: no manifest target at all), then targets, snapshot and timestamp at new versions."""
+        if manifest is None:
+            manifest = json.dumps(self.manifest, indent=2).encode()
+        if manifest:
+            self.add_target("manifest.json", manifest)
+        else:
+            self.targets.signed.targets.pop("manifest.json", None)
+        self.targets.signed.expires = targets_expires or _in(14)
+        self.snapshot.signed.expires = snapshot_expires or _in(14)
         for md in (self.targets, self.snapshot, self.timestamp):
             if (self.meta_dir / "timestamp.json").exists():
                 md.signed.version += 1

@@ -174,3 +174,52 @@ def test_usage_errors_exit_1_with_the_usage_on_stderr(host: Host) -> None:
         assert (done.returncode, done.stdout) == (1, ""), args
         assert "usage: updog" in done.stderr
     assert host.log == []  # nothing was fetched
+
+
+def test_an_expired_snapshot_or_targets_is_rejected(host: Host) -> None:
+    past = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
+    for role, expiry in (("snapshot", {"snapshot_expires": past}), ("targets", {"targets_expires": past})):
+        host.repo.publish(**expiry)  # type: ignore[arg-type]
+        done = host.updog("check-update")
+        assert (done.returncode, done.stdout) == (1, "")
+        assert done.stderr.startswith("Metadata error: metadata has expired: "), done.stderr
+        assert role in done.stderr
+
+
+def test_a_rotated_root_signed_by_old_and_new_keys_is_accepted(host: Host) -> None:
+    release(host, "1.1.0")
+    host.repo.rotate_root()  # the host still trusts 1.root.json (Host.write installs it)
+    done = host.updog("check-update")
+    assert (done.returncode, done.stdout) == (0, f"{VARIANT} 1.1.0\n"), done.stderr
+    meta = f"/meta/2020-07-07/{VARIANT}/{ARCH}/"
+    assert [urlsplit(p).path for p in host.log][:3] == [
+        meta + "2.root.json",
+        meta + "3.root.json",
+        meta + "timestamp.json",
+    ]
+
+
+def test_a_missing_or_invalid_manifest_is_a_clear_error(host: Host) -> None:
+    host.repo.publish(manifest=b"")
+    missing = host.updog("check-update")
+    assert (missing.returncode, missing.stderr) == (1, "Manifest not found in repository\n")
+    host.repo.publish(manifest=b'{"updates": []}')
+    invalid = host.updog("check-update")
+    assert invalid.returncode == 1
+    assert invalid.stderr.startswith("Error parsing manifest: ")
+    assert "migrations" in invalid.stderr
+
+
+def test_a_server_error_is_a_metadata_error_naming_the_status(host: Host) -> None:
+    release(host, "1.1.0")
+    (host.repo.meta_dir / "1.snapshot.json").unlink()
+    done = host.updog("check-update")
+    assert (done.returncode, done.stdout) == (1, "")
+    assert done.stderr.startswith("Metadata error: HTTP status 404"), done.stderr
+
+
+def test_variant_overrides_os_release(host: Host) -> None:
+    host.repo.manifest["updates"].append(update_entry("other-variant", ARCH, "2.0.0"))
+    release(host, "1.1.0")
+    assert host.updog("check-update").stdout == f"{VARIANT} 1.1.0\n"
+    assert host.updog("check-update", "--variant", "other-variant").stdout == "other-variant 2.0.0\n"
