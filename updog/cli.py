@@ -18,6 +18,7 @@ import platform
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, NoReturn
 
 from thar.logs import LEVELS, setup_logging
@@ -30,18 +31,20 @@ from thar.update_metadata import (
     Version,
     VersionError,
     applicable_updates,
+    find_migrations,
     manifest_to_dict,
     update_required,
 )
 
 from .config import CONFIG_PATH, load_config, set_proxy_env
 from .errors import UpdogError
-from .repo import QueryFetcher, load_repository
+from .repo import MANIFEST, QueryFetcher, Repository, load_repository
 
 __all__ = ["COMMANDS", "TRUSTED_ROOT", "USAGE", "main"]
 
 TRUSTED_ROOT = "usr/share/updog/root.json"
 METADATA_CACHE = "var/cache/bottlerocket-metadata"
+MIGRATIONS_DIR = "var/lib/bottlerocket-migrations"
 
 USAGE = """\
 usage: updog <SUBCOMMAND> <OPTIONS>
@@ -152,6 +155,29 @@ def update_to_dict(update: Update) -> dict[str, Any]:
 
 def _pretty(data: Any) -> str:
     return json.dumps(data, indent=2, ensure_ascii=False)
+
+
+def cache_migrations(
+    repository: Repository,
+    manifest: Manifest,
+    running: Version,
+    update: Update,
+    params: dict[str, str],
+    root: Path,
+) -> list[str]:
+    """The migration cache step of ``update`` (updates.md §4.5; updog's ``retrieve_migrations``):
+    the migrations between the running and the chosen version (always the forward list, a downgrade
+    uses the same chain) plus ``manifest.json``, verified and saved for the migrator with the
+    metadata; then the ``migrations`` query parameter names them for the requests that follow.
+    A gap in the chain fails before anything is written."""
+    low, high = min(running, update.version), max(running, update.version)
+    try:
+        names = [*find_migrations(low, high, manifest), MANIFEST]
+    except UpdateMetadataError as exc:
+        raise UpdogError(str(exc)) from exc
+    repository.cache(root / METADATA_CACHE, root / MIGRATIONS_DIR, names)
+    params["migrations"] = ",".join(names)
+    return names
 
 
 def running_arch() -> str:

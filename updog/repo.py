@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import json
 import tempfile
 from collections.abc import Iterator, MutableMapping
 from pathlib import Path
@@ -21,6 +22,7 @@ from tuf.api.exceptions import (
 from tuf.ngclient import Updater, UpdaterConfig, Urllib3Fetcher
 from urllib3.exceptions import HTTPError
 
+from thar.atomic import write_atomic
 from thar.update_metadata import Manifest, ManifestError, parse_manifest
 
 from .errors import UpdogError
@@ -77,6 +79,13 @@ def describe(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
+def _write(path: Path, data: bytes) -> None:
+    try:
+        write_atomic(path, data)
+    except OSError as exc:
+        raise UpdogError(f"Failed to write '{path}': {exc.strerror or exc}") from exc
+
+
 def _with_slash(url: str) -> str:
     return url if url.endswith("/") else url + "/"
 
@@ -109,6 +118,30 @@ class Repository:
             raise UpdogError(f"Failed to load target '{name}' from the repository: {describe(exc)}") from exc
         finally:
             path.unlink(missing_ok=True)
+
+    def cache(self, metadata_dir: Path, targets_dir: Path, names: list[str]) -> None:
+        """A consistent-snapshot mirror the migrator reads offline (updates.md §4.5): each target of
+        ``names`` as ``{sha256}.{name}`` in ``targets_dir`` (verified first), and the metadata this
+        run verified in ``metadata_dir`` — the root chain ``N.root.json``, ``timestamp.json``,
+        ``{v}.snapshot.json``, ``{v}.targets.json``. Existing files are overwritten, none removed."""
+        for folder in (metadata_dir, targets_dir):
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise UpdogError(f"Failed to create directory '{folder}': {exc.strerror or exc}") from exc
+        for name in names:
+            data = self.read_target(name)
+            info = self.updater.get_targetinfo(name)
+            assert info is not None  # read_target found it
+            _write(targets_dir / f"{info.hashes['sha256']}.{name}", data)
+        verified = Path(self._workdir.name)
+        for root in sorted((verified / "root_history").glob("*.root.json")):
+            _write(metadata_dir / root.name, root.read_bytes())
+        _write(metadata_dir / "timestamp.json", (verified / "timestamp.json").read_bytes())
+        for role in ("snapshot", "targets"):
+            data = (verified / f"{role}.json").read_bytes()
+            version = json.loads(data)["signed"]["version"]
+            _write(metadata_dir / f"{version}.{role}.json", data)
 
     def load_manifest(self) -> Manifest:
         """``manifest.json``, verified and parsed (updog's ``load_manifest``)."""
