@@ -54,6 +54,9 @@ ALLOWED: dict[str, set[str]] = {
     "host_containers": {"apiclient"},
     # signpost: the OS disk's GPT (both copies, CRCs), partition sets and gptprio bits; stdlib only
     "signpost": set(),
+    # updog: TUF repository (python-tuf), manifest and selection from update_metadata; signpost for the
+    # partition sets an update writes
+    "updog": {"update_metadata", "signpost"},
     # the update manifest: model + JSON, waves, selection, find_migrations (stdlib + pydantic)
     "update_metadata": set(),
     # thar-be-updates: the update dispatcher; runs updog as a program, reads the partition sets

@@ -43,6 +43,7 @@ SCRIPTS = {
     "host-containers",
     "signpost",
     "thar-be-updates",
+    "updog",
 }
 
 

@@ -1,0 +1,172 @@
+"""A local TUF repository laid out like Bottlerocket's (updates.md §5.1, §8.4), built with
+python-tuf and served on 127.0.0.1 with a request log.
+
+``TufRepo(tmp)`` writes ``meta/2020-07-07/{variant}/{arch}/`` (root, timestamp, snapshot,
+targets; consistent snapshots) and ``targets/{sha256}.{name}``. ``publish()`` re-signs snapshot
+and timestamp after targets change; the helpers corrupt a target, expire the timestamp or sign
+it with a key the root does not trust.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import http.server
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from securesystemslib.signer import CryptoSigner
+from tuf.api.metadata import Metadata, MetaFile, Root, Snapshot, TargetFile, Targets, Timestamp
+from tuf.api.serialization.json import JSONSerializer
+
+__all__ = ["TufRepo", "serve", "update_entry"]
+
+ROLES = (Root.type, Timestamp.type, Snapshot.type, Targets.type)
+
+
+def _in(days: float) -> dt.datetime:
+    return (dt.datetime.now(dt.UTC) + dt.timedelta(days=days)).replace(microsecond=0)
+
+
+def rfc3339(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def update_entry(
+    variant: str, arch: str, version: str, *, max_version: str | None = None, waves: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """One ``updates`` entry of manifest.json with image target names in Bottlerocket's pattern."""
+    base = f"bottlerocket-{variant}-{arch}-{version}-abcdef01"
+    return {
+        "variant": variant,
+        "arch": arch,
+        "version": version,
+        "max_version": max_version or version,
+        "waves": waves or {},
+        "images": {"boot": f"{base}-boot.ext4.lz4", "root": f"{base}-root.ext4.lz4", "hash": f"{base}-root.verity.lz4"},
+    }
+
+
+class TufRepo:
+    """The repository on disk: one ed25519 key per role, everything at version 1 at first."""
+
+    def __init__(self, base: Path, variant: str, arch: str) -> None:
+        self.base = base
+        self.meta_dir = base / "meta" / "2020-07-07" / variant / arch
+        self.targets_dir = base / "targets"
+        self.meta_dir.mkdir(parents=True)
+        self.targets_dir.mkdir()
+        self.signers = {role: CryptoSigner.generate_ed25519() for role in ROLES}
+        root = Root(expires=_in(365), consistent_snapshot=True)
+        for role, signer in self.signers.items():
+            root.add_key(signer.public_key, role)
+        self.root = Metadata(root)
+        self.targets = Metadata(Targets(expires=_in(14)))
+        self.snapshot = Metadata(Snapshot(expires=_in(14)))
+        self.timestamp = Metadata(Timestamp(expires=_in(7)))
+        self._write(self.root, "1.root.json", Root.type)
+        self.manifest: dict[str, Any] = {"updates": [], "migrations": {}}
+
+    def _write(self, md: Metadata[Any], name: str, role: str, signer: CryptoSigner | None = None) -> None:
+        md.signatures.clear()
+        md.sign(signer or self.signers[role])
+        md.to_file(str(self.meta_dir / name), JSONSerializer(compact=False))
+
+    @property
+    def root_bytes(self) -> bytes:
+        return (self.meta_dir / "1.root.json").read_bytes()
+
+    def add_target(self, name: str, data: bytes) -> TargetFile:
+        info = TargetFile.from_data(name, data, ["sha256"])
+        (self.targets_dir / f"{info.hashes['sha256']}.{name}").write_bytes(data)
+        self.targets.signed.targets[name] = info
+        return info
+
+    def target_path(self, name: str) -> Path:
+        return self.targets_dir / f"{self.targets.signed.targets[name].hashes['sha256']}.{name}"
+
+    def rotate_root(self) -> None:
+        """Publish ``N+1.root.json`` with a new root key, signed by the old and the new key."""
+        old = self.signers[Root.type]
+        new = CryptoSigner.generate_ed25519()
+        root = self.root.signed
+        root.revoke_key(old.public_key.keyid, Root.type)
+        root.add_key(new.public_key, Root.type)
+        root.version += 1
+        self.root.signatures.clear()
+        self.root.sign(old, append=True)
+        self.root.sign(new, append=True)
+        self.root.to_file(str(self.meta_dir / f"{root.version}.root.json"), JSONSerializer(compact=False))
+        self.signers[Root.type] = new
+
+    def publish(
+        self,
+        *,
+        timestamp_expires: dt.datetime | None = None,
+        timestamp_signer: CryptoSigner | None = None,
+        snapshot_expires: dt.datetime | None = None,
+        targets_expires: dt.datetime | None = None,
+        manifest: bytes | None = None,
+    ) -> None:
+        """Write manifest.json as a target (``manifest``: these bytes instead of ``self.manifest``;
+        ``b""``: no manifest target at all), then targets, snapshot and timestamp at new versions."""
+        if manifest is None:
+            manifest = json.dumps(self.manifest, indent=2).encode()
+        if manifest:
+            self.add_target("manifest.json", manifest)
+        else:
+            self.targets.signed.targets.pop("manifest.json", None)
+        self.targets.signed.expires = targets_expires or _in(14)
+        self.snapshot.signed.expires = snapshot_expires or _in(14)
+        for md in (self.targets, self.snapshot, self.timestamp):
+            if (self.meta_dir / "timestamp.json").exists():
+                md.signed.version += 1
+        targets, snapshot = self.targets.signed, self.snapshot.signed
+        self._write(self.targets, f"{targets.version}.targets.json", Targets.type)
+        snapshot.meta["targets.json"] = MetaFile(version=targets.version)
+        self._write(self.snapshot, f"{snapshot.version}.snapshot.json", Snapshot.type)
+        self.timestamp.signed.snapshot_meta = MetaFile(version=snapshot.version)
+        self.timestamp.signed.expires = timestamp_expires or _in(7)
+        self._write(self.timestamp, "timestamp.json", Timestamp.type, timestamp_signer)
+
+    def corrupt_target(self, name: str) -> None:
+        """Flip one byte of a stored target (same length, wrong sha256)."""
+        path = self.target_path(name)
+        data = bytearray(path.read_bytes())
+        data[len(data) // 2] ^= 0xFF
+        path.write_bytes(bytes(data))
+
+
+class _Handler(http.server.SimpleHTTPRequestHandler):
+    log: list[str]
+
+    def do_GET(self) -> None:
+        self.log.append(self.path)
+        super().do_GET()  # SimpleHTTPRequestHandler drops the query when mapping to a file
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@contextmanager
+def serve(directory: Path) -> Iterator[tuple[str, list[str]]]:
+    """Serve ``directory`` on 127.0.0.1; yields the base URL and the log of request paths
+    (with their query strings)."""
+    log: list[str] = []
+
+    def handler(*args: Any, **kwargs: Any) -> _Handler:
+        handler_class: type[_Handler] = type("Handler", (_Handler,), {"log": log})
+        return handler_class(*args, directory=str(directory), **kwargs)
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", log
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()

@@ -1,0 +1,5 @@
+import sys
+
+from thar.updog.cli import main
+
+sys.exit(main())
