@@ -63,7 +63,7 @@ def _os_release(root: Path) -> dict[str, str]:
 def _initial_status(root: Path, os_release: dict[str, str]) -> dict[str, Any]:
     try:
         image = {
-            "arch": os_release.get("ARCH") or platform.machine(),
+            "arch": platform.machine(),  # as updog filters updates
             "version": os_release["VERSION_ID"],
             "variant": os_release["VARIANT_ID"],
         }

@@ -6,6 +6,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import platform
 import subprocess
 import sys
 import time
@@ -20,8 +21,8 @@ from thar.signpost.image import make_disk
 
 ROOT = Path(__file__).resolve().parents[2]
 STUB = Path(__file__).with_name("updog_stub.py")
-VARIANT, ARCH = "aws-dev", "x86_64"
-OS_RELEASE = f'NAME=Bottlerocket\nVERSION_ID=1.20.0\nVARIANT_ID={VARIANT}\nARCH={ARCH}\nBUILD_ID="abcdef01"\n'
+VARIANT, ARCH = "aws-dev", platform.machine()
+OS_RELEASE = f'NAME=Bottlerocket\nVERSION_ID=1.20.0\nVARIANT_ID={VARIANT}\nBUILD_ID="abcdef01"\n'
 
 
 def update_entry(

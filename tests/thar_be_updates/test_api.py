@@ -12,7 +12,7 @@ import pytest
 
 from tests.apiserver.conftest import ApiClient, ServerProcess, build_f0
 
-from .conftest import OS_RELEASE, System, make_system
+from .conftest import ARCH, OS_RELEASE, System, make_system
 
 DISPATCHER = "{python} -m thar.thar_be_updates"
 
@@ -83,7 +83,7 @@ def test_refresh_prepare_activate_deactivate_through_the_api(api: ApiClient, sys
     status = wait_status(api)
     assert status["update_state"] == "Ready"
     assert status["staging_partition"] == {
-        "image": {"arch": "x86_64", "version": "1.21.0", "variant": "aws-dev"},
+        "image": {"arch": ARCH, "version": "1.21.0", "variant": "aws-dev"},
         "next_to_boot": True,
     }
     assert api.post("/actions/deactivate-update").status == 204

@@ -15,10 +15,10 @@ import pytest
 from thar.signpost.bootsim import reboot
 from thar.signpost.state import State
 
-from .conftest import System, make_system
+from .conftest import ARCH, System, make_system
 
-IMAGE_20 = {"arch": "x86_64", "version": "1.20.0", "variant": "aws-dev"}
-IMAGE_21 = {"arch": "x86_64", "version": "1.21.0", "variant": "aws-dev"}
+IMAGE_20 = {"arch": ARCH, "version": "1.20.0", "variant": "aws-dev"}
+IMAGE_21 = {"arch": ARCH, "version": "1.21.0", "variant": "aws-dev"}
 
 
 def test_first_refresh_creates_the_status_and_chooses_the_newest(system: System) -> None:

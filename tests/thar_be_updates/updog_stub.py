@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import platform
 import sys
 import time
 import tomllib
@@ -58,7 +59,7 @@ def main(argv: list[str]) -> int:
         return fail("Manifest not found in repository")
     manifest = parse_manifest(raw)
     entries = json.loads(raw)["updates"]
-    variant, arch = os_release["VARIANT_ID"], os_release.get("ARCH", "x86_64")
+    variant, arch = os_release["VARIANT_ID"], platform.machine()
     now = dt.datetime.now(dt.UTC)
     ignore = bool(config.get("ignore_waves")) or bool(flags & {"-n", "--now", "--ignore-waves"})
     seed = int(config["seed"])
