@@ -68,7 +68,13 @@ class System:
         return {
             **os.environ,
             "THAR_ROOT": str(self.root),
-            "PATH": f"{self.bin}{os.pathsep}{os.environ.get('PATH', '')}",
+            # the stand-in is the only updog on PATH (a virtualenv's bin has thar's real one)
+            "PATH": os.pathsep.join(
+                [
+                    str(self.bin),
+                    *(d for d in os.environ.get("PATH", "").split(os.pathsep) if not (Path(d) / "updog").exists()),
+                ]
+            ),
             "PYTHONPATH": str(ROOT),
         }
 
