@@ -101,6 +101,7 @@ class ThrowawayHost:
         name: str | None = None,
         keep: Sequence[str] = (),
         host_containers: bool = False,
+        nspawn_options: Sequence[str] = (),
     ) -> None:
         self.workdir = Path(workdir).resolve()
         self.variant = variant
@@ -109,6 +110,7 @@ class ThrowawayHost:
         self.size = size
         self.keep = set(keep)
         self.host_containers = host_containers
+        self.nspawn_options = list(nspawn_options)
         self.name = name or f"thar-{uuid.uuid4().hex[:8]}"
         self.layer = self.workdir / "layer"
         self.root = self.workdir / "root"
@@ -232,6 +234,7 @@ class ThrowawayHost:
         argv = ["systemd-nspawn", "--quiet", "-D", str(self.root), "-M", self.name, "--boot", "--private-network"]
         argv += ["--register=no", "--keep-unit", "--link-journal=no", f"--uuid={uuid.uuid4()}", "--console=pipe"]
         argv += [f"--bind-ro={path}" for path in self.binds]
+        argv += self.nspawn_options
         environ = None
         if self.host_containers:
             argv += HOST_CONTAINER_OPTIONS

@@ -206,9 +206,11 @@ class State:
     @classmethod
     def load(cls, root: Path | None = None) -> State:
         """The state of the running system: with ``root`` (THAR_ROOT) other than /, the disk and
-        booted partition named by ``root/run/signpost/boot.json``; on the host, the disk under /."""
-        if root is not None and Path(root) != Path("/"):
-            disk, booted = _read_boot_state(Path(root))
+        booted partition named by ``root/run/signpost/boot.json``; on the host, the disk under /
+        (the dm-verity root's lower device), unless a boot simulator left ``/run/signpost/boot.json``
+        (a test host booted from a disk it does not run from)."""
+        if (root is not None and Path(root) != Path("/")) or boot_state_path(Path("/")).exists():
+            disk, booted = _read_boot_state(Path(root or "/"))
         else:
             disk, booted = _discover_boot_state()
         try:

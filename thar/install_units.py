@@ -55,6 +55,7 @@ PROGRAMS = (
     "bootstrap-commands",
     "host-ctr",  # host-containers@.service
     "host-containers",  # the host-containers service's restart command (the variants' host.toml)
+    "signpost",  # mark-successful-boot.service
 )
 WANTS_DIR = "multi-user.target.wants"
 TARGET = "preconfigured.target"
@@ -66,11 +67,14 @@ HOST_LINKS = (
     ("sockets.target.wants", "apiserver.socket"),
     # Bottlerocket's bootstrap-commands.service: RequiredBy=preconfigured.target.
     ("preconfigured.target.requires", "bootstrap-commands.service"),
+    # Bottlerocket's mark-successful-boot.service: RequiredBy=preconfigured.target.
+    ("preconfigured.target.requires", "mark-successful-boot.service"),
     # The units enabled for configured.target during the boot join it (bootstrap containers).
     ("configured.target.wants", "activate-configured.service"),
     ("configured.target.wants", "host-containerd.service"),  # its WantedBy=, as Bottlerocket enables it
 )
 
+_PATH_LINE = re.compile(r"^(Environment=PATH=)", re.M)
 # A program's path ends at white space, the end, or (a TOML string in host.toml) a quote.
 _PROGRAM = re.compile(r"/usr/bin/(" + "|".join(re.escape(p) for p in PROGRAMS) + r")(?=[ \t\r\f\v\n\"]|$)", re.M)
 
@@ -107,9 +111,14 @@ def find_variant(name_or_dir: str) -> Traversable:
 
 
 def rewrite(text: str, bindir: str) -> str:
-    """``text`` with ``/usr/bin/PROGRAM`` turned into ``BINDIR/PROGRAM`` for thar's programs."""
+    """``text`` with ``/usr/bin/PROGRAM`` turned into ``BINDIR/PROGRAM`` for thar's programs, and
+    ``BINDIR`` first in an ``Environment=PATH=`` line (thar's programs that run others by name:
+    the apiserver's update dispatcher runs updog)."""
     prefix = bindir.removesuffix("/")
-    return _PROGRAM.sub(lambda m: f"{prefix}/{m.group(1)}", text)
+    text = _PROGRAM.sub(lambda m: f"{prefix}/{m.group(1)}", text)
+    if prefix == DEFAULT_BINDIR:
+        return text
+    return _PATH_LINE.sub(lambda m: f"{m.group(1)}{prefix}:", text)
 
 
 def unit_changes(root: Path, bindir: str, unitdir: str, links: Sequence[tuple[str, str]]) -> list[Change]:

@@ -25,9 +25,11 @@ bindir="$1"; unitdir="$2"; destdir="$3"; src="$4"
 target="${destdir%/}$unitdir"
 mkdir -p "$target/multi-user.target.wants"
 programs='migrator|storewolf|apiserver|early-boot-config|sundog|settings-committer|thar-be-settings'
-programs+='|host-ctr|host-containers|bootstrap-containers|bootstrap-commands'
+programs+='|host-ctr|host-containers|bootstrap-containers|bootstrap-commands|signpost'
+path=; [ "${bindir%/}" = /usr/bin ] || path="${bindir%/}:"
 for unit in "$src"/*.service "$src"/*.socket "$src"/*.target; do
-    sed -E "s#/usr/bin/($programs)([[:space:]]|\$)#${bindir%/}/\\1\\2#g" "$unit" >"$target/$(basename "$unit")"
+    sed -E -e "s#/usr/bin/($programs)([[:space:]]|\$)#${bindir%/}/\\1\\2#g" \
+        -e "s#^Environment=PATH=#&$path#" "$unit" >"$target/$(basename "$unit")"
     chmod 0644 "$target/$(basename "$unit")"
 done
 ln -sfn ../preconfigured.target "$target/multi-user.target.wants/preconfigured.target"

@@ -131,6 +131,7 @@ OTHER_UNITS = ["apiserver.socket", "preconfigured.target", "configured.target", 
 BOOTSTRAP_UNITS = ["bootstrap-commands.service", "bootstrap-containers@.service", "activate-configured.service"]
 OTHER_UNITS += BOOTSTRAP_UNITS
 OTHER_UNITS += ["host-containerd.service", "host-containers@.service"]  # host containers
+OTHER_UNITS += ["mark-successful-boot.service"]  # the update system's A/B partition sets (signpost)
 
 
 def test_the_units_directory_has_one_unit_per_boot_step_plus_the_socket_the_targets_and_set_hostname() -> None:
