@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from tests.tuf_repo import update_entry
 from thar.signpost.bootsim import write_boot_state
 from thar.signpost.image import make_disk
 
@@ -23,20 +24,6 @@ ROOT = Path(__file__).resolve().parents[2]
 STUB = Path(__file__).with_name("updog_stub.py")
 VARIANT, ARCH = "aws-dev", platform.machine()
 OS_RELEASE = f'NAME=Bottlerocket\nVERSION_ID=1.20.0\nVARIANT_ID={VARIANT}\nBUILD_ID="abcdef01"\n'
-
-
-def update_entry(
-    version: str, *, max_version: str | None = None, waves: dict[str, str] | None = None
-) -> dict[str, Any]:
-    stem = f"bottlerocket-{VARIANT}-{ARCH}-{version}"
-    return {
-        "variant": VARIANT,
-        "arch": ARCH,
-        "version": version,
-        "max_version": max_version or version,
-        "waves": waves or {},
-        "images": {"boot": f"{stem}-boot.ext4.lz4", "root": f"{stem}-root.ext4.lz4", "hash": f"{stem}-root.verity.lz4"},
-    }
 
 
 @dataclass
@@ -81,7 +68,7 @@ class System:
     def publish(self, *versions: str, **entry: Any) -> None:
         """The repository's manifest lists ``versions`` (each with images of a few bytes)."""
         (self.repo / "targets").mkdir(parents=True, exist_ok=True)
-        updates = [update_entry(v, **entry) for v in versions]
+        updates = [update_entry(VARIANT, ARCH, v, **entry) for v in versions]
         for update in updates:
             for kind, name in update["images"].items():
                 (self.repo / "targets" / name).write_bytes(f"{kind} of {update['version']}\n".encode() * 64)
