@@ -21,6 +21,9 @@ from tests.tuf_repo import Release, update_entry
 from thar.signpost.bootsim import write_boot_state
 from thar.signpost.image import make_disk
 from thar.signpost.state import Partition, State
+from thar.updog import images
+from thar.updog.cli import TRUSTED_ROOT
+from thar.updog.repo import QueryFetcher, load_repository
 
 from .conftest import ARCH, VARIANT, Host
 
@@ -365,3 +368,33 @@ def test_a_partition_node_that_is_not_a_block_device_is_refused(host: Host, disk
     assert done.stderr.splitlines()[-1] == f"Failed to open partition {node}: not a block device"
     assert node.read_bytes() == b""
     assert disk.flags() == (A_FRESH, B_CLEAR)
+
+
+def test_images_are_decoded_and_written_in_bounded_chunks(
+    host: Host, disk: Disk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In-process, with 4 KiB chunks: a 1 MiB frame is decoded in pieces, every piece at its place."""
+    published = release(host)
+    host.write()
+    inactive = disk.state().inactive_set
+    assert inactive is not None
+    sizes: list[int] = []
+    real = images._write_all
+
+    def recording(fd: int, data: bytes, position: int, dest: images.Destination, limit: int) -> int:
+        sizes.append(len(data))
+        return real(fd, data, position, dest, limit)
+
+    monkeypatch.setattr(images, "CHUNK", 4096)
+    monkeypatch.setattr(images, "_write_all", recording)
+    repository = load_repository(
+        host.root / TRUSTED_ROOT, host.metadata_url, f"{host.base_url}/targets", QueryFetcher({})
+    )
+    try:
+        name = published.entry["images"]["root"]
+        written = images.write_image(repository, name, images.destination(str(disk.os_disk), inactive.root))
+    finally:
+        repository.close()
+    assert written == len(published.images["root"])
+    assert max(sizes) <= 4096 and len(sizes) >= len(published.images["root"]) // 4096
+    assert disk.read(inactive.root)[:written] == published.images["root"]
