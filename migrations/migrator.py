@@ -9,7 +9,11 @@
    intermediate is removed. Consecutive chainable Python migrations (a module-level
    ``MIGRATION``) run as one chain: read once, transformed by each in turn, written once.
    A failure stops everything: the links are not touched, and the error names the migration.
-5. The result is made durable, then the links are switched patch → minor → major → current.
+   The migrations come from updog's verified cache when a TUF mirror is given (``tuf_cache``),
+   else from the directory (``selection``).
+5. ``services``, ``configuration-files`` and setting metadata are removed from the result's live
+   state, for storewolf to write the new image's (``clear_image_defaults``).
+   The result is made durable, then the links are switched patch → minor → major → current.
    With no migrations at all the links are switched to the existing directory.
 6. Datastore directories beyond the last two, and links left dangling, are removed.
 """

@@ -148,8 +148,7 @@ def test_expired_metadata_is_still_accepted(sandbox: Sandbox, tmp_path: Path) ->
     repo = cache_update(tmp_path, sandbox.root)
     # the timestamp in the mirror is now long expired (as after an update downloaded weeks ago)
     metadata = sandbox.root / METADATA_CACHE
-    repo.timestamp.signed.expires = past.replace(microsecond=0)
-    repo._write(repo.timestamp, "timestamp.json", "timestamp")
+    repo.resign_timestamp(past)
     (metadata / "timestamp.json").write_bytes((repo.meta_dir / "timestamp.json").read_bytes())
     assert json.loads((metadata / "timestamp.json").read_bytes())["signed"]["expires"] < dt.datetime.now(
         dt.UTC
