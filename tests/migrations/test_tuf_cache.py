@@ -97,9 +97,13 @@ class Update:
         assert live["settings.motd"] == '"old"'
 
 
-def cache_update(tmp: Path, root: Path) -> TufRepo:
-    """Publish the release and run updog's cache step for 1.0.0 → 1.1.0 into ``root``."""
+def cache_update(tmp: Path, root: Path, *, rotate_root: bool = False) -> TufRepo:
+    """Publish the release and run updog's cache step for 1.0.0 → 1.1.0 into ``root`` (the host
+    trusts ``1.root.json``; ``rotate_root``: the repository has rotated to ``2.root.json``)."""
     repo = TufRepo(tmp / "repo", VARIANT, ARCH)
+    trusted_bytes = repo.root_bytes
+    if rotate_root:
+        repo.rotate_root()
     for name, expression in MIGRATIONS.items():
         repo.add_target(name, lz4.frame.compress(script(expression)))
     repo.manifest["updates"].append(update_entry(VARIANT, ARCH, "1.1.0"))
@@ -107,7 +111,7 @@ def cache_update(tmp: Path, root: Path) -> TufRepo:
     repo.publish()
     trusted = root / "usr/share/updog/root.json"
     trusted.parent.mkdir(parents=True, exist_ok=True)
-    trusted.write_bytes(repo.root_bytes)
+    trusted.write_bytes(trusted_bytes)
     with serve(tmp / "repo") as (url, _):
         metadata_url = f"{url}/meta/2020-07-07/{VARIANT}/{ARCH}"
         repository = load_repository(trusted, metadata_url, f"{url}/targets", QueryFetcher({}))
@@ -225,6 +229,27 @@ def test_the_mirror_needs_the_trusted_root(update: Update) -> None:
     assert run.returncode == 1
     assert "--root-path is needed" in run.stderr
     update.untouched()
+
+
+def test_the_root_chain_is_followed_and_checked(sandbox: Sandbox, tmp_path: Path) -> None:
+    original = sandbox.create("1.0.0", live={"settings.motd": "old"})
+    repo = cache_update(tmp_path, sandbox.root, rotate_root=True)
+    sandbox.os_release("1.1.0", VARIANT)
+    update = Update(sandbox, repo, original)
+    rotated = update.metadata_dir / "2.root.json"
+    assert rotated.is_file()
+    good = rotated.read_bytes()
+    doc = json.loads(good)
+    doc["signed"]["expires"] = "2099-01-01T00:00:00Z"  # changed after signing
+    rotated.write_text(json.dumps(doc))
+    run = update.migrator()
+    assert run.returncode == 1
+    assert "2.root.json: signature check failed" in run.stderr
+    update.untouched()
+    rotated.write_bytes(good)
+    run = update.migrator()
+    assert run.returncode == 0, run.stderr
+    assert read_state(sandbox.current)[0]["settings.motd"] == '"new"'
 
 
 # -- the update boot path: migrator, then storewolf with the new image's defaults (§10.2) ------------
