@@ -185,6 +185,11 @@ class TufRepo:
         self.timestamp.signed.expires = timestamp_expires or _in(7)
         self._write(self.timestamp, "timestamp.json", Timestamp.type, timestamp_signer)
 
+    def resign_timestamp(self, expires: dt.datetime) -> None:
+        """Re-sign ``timestamp.json`` in place with a new expiry (same version, same snapshot)."""
+        self.timestamp.signed.expires = expires.replace(microsecond=0)
+        self._write(self.timestamp, "timestamp.json", Timestamp.type)
+
     def corrupt_target(self, name: str) -> None:
         """Flip one byte of a stored target (same length, wrong sha256)."""
         path = self.target_path(name)
