@@ -27,7 +27,10 @@ from thar.signpost.image import make_disk
 ROOT = Path(__file__).resolve().parents[2]
 STUB = Path(__file__).with_name("updog_stub.py")
 VARIANT, ARCH = "aws-dev", platform.machine()
-OS_RELEASE = f'NAME=Bottlerocket\nVERSION_ID=1.20.0\nVARIANT_ID={VARIANT}\nBUILD_ID="abcdef01"\n'
+OS_RELEASE = (
+    f'NAME=Bottlerocket\nPRETTY_NAME="Bottlerocket OS 1.20.0 ({VARIANT})"\nVERSION_ID=1.20.0\n'
+    f'VARIANT_ID={VARIANT}\nBUILD_ID="abcdef01"\n'
+)
 
 
 def update_entry(
