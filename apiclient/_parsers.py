@@ -497,7 +497,7 @@ def _parse_ephemeral_storage(parser: _Parser, rest: list[str]) -> RequestArgs:
 
 
 def _update_parser() -> _Parser:
-    return _Parser(
+    parser = _Parser(
         "apiclient update",
         "Update the host's OS image (A/B partition sets; the new image boots at the next reboot).\n"
         "  update check                          refresh the list of updates and print the update status\n"
@@ -507,6 +507,8 @@ def _update_parser() -> _Parser:
         "                                        --reboot: then reboot\n"
         "  update cancel                         boot the running image again (the update stays written)",
     )
+    parser.usage = "apiclient update check | apply [-c|--check] [-r|--reboot] | cancel"
+    return parser
 
 
 def _parse_update(parser: _Parser, rest: list[str]) -> UpdateArgs:
