@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +16,7 @@ from tests.apiserver.conftest import ApiClient, ServerProcess, build_f0
 from .conftest import ARCH, OS_RELEASE, System, make_system
 
 DISPATCHER = "{python} -m thar.thar_be_updates"
+UNINITIALIZED = "Update status is uninitialized, refresh-updates to initialize it"
 
 
 class UpdatesServer(ServerProcess):
@@ -144,3 +146,20 @@ def test_image_without_in_place_updates_refuses_clearly(tmp_path: Path, monkeypa
             assert "updated by replacing it with a new image" in response.text
             assert "Failed to find guid partition" not in response.text
     assert system.updog_calls() == []
+
+
+def test_a_fresh_root_without_run_directories_answers_the_status_routes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sandbox or a host booted without tmpfiles: /run/lock and /run/cache/thar-be-updates do
+    not exist; the status route and the dispatcher make them (0755) instead of failing."""
+    system = make_system(tmp_path / "system")
+    shutil.rmtree(system.root / "run/lock")
+    shutil.rmtree(system.root / "run/cache")  # run/signpost (the boot state) stays
+    for api in _server(tmp_path, monkeypatch, system):
+        response = api.get("/updates/status")
+        assert (response.status, response.text) == (404, UNINITIALIZED)
+        assert (system.root / "run/lock").stat().st_mode & 0o777 == 0o755
+        assert api.post("/actions/refresh-updates").status == 204
+        assert wait_status(api)["update_state"] == "Available"
+        assert (system.root / "run/cache/thar-be-updates").stat().st_mode & 0o777 == 0o755
