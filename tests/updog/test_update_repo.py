@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -133,3 +134,43 @@ def test_the_default_urls_are_the_readmes_loopback_server(variant: str) -> None:
     text = (variants.path(variant) / "defaults.d/15-updates.toml").read_text()
     assert 'targets-base-url = "http://127.0.0.1:8000/targets/"' in text
     assert "'http://127.0.0.1:8000/2020-07-07/{{ os.variant_id }}/{{ os.arch }}/'" in text
+
+
+def readme_commands() -> list[list[str]]:
+    """The ``thar-update-repo`` commands of README.md's "Publishing an update repository"."""
+    text = (CHECKOUT / "README.md").read_text()
+    section = text.split("## Publishing an update repository\n", 1)[1].split("\n## ", 1)[0]
+    block = section.split("```sh\n", 1)[1].split("```", 1)[0].replace("\\\n", " ")
+    return [shlex.split(line) for line in block.splitlines() if line.startswith("thar-update-repo ")]
+
+
+def test_the_readme_recipe_publishes_what_updog_installs(tmp_path: Path) -> None:
+    commands = readme_commands()
+    assert [c[1] for c in commands] == ["create", "add-update", "add-update", "resign"]
+    for name in ("boot.ext4", "root.ext4", "root.verity", "migrate_v1.1.0_example"):
+        (tmp_path / name).write_bytes(name.encode() * 512)
+    for command in commands:
+        argv = [ARCH if arg == "x86_64" else arg for arg in command[1:]]  # this machine's arch
+        done = subprocess.run(
+            [sys.executable, "-m", "thar.update_repo", *argv],
+            capture_output=True,
+            text=True,
+            env=env(),
+            cwd=tmp_path,
+            timeout=120,
+        )
+        assert done.returncode == 0, f"{command}: {done.stderr}"
+    repo = tmp_path / "update-repo"
+    assert not list(repo.rglob("*.pem"))  # the key is not served
+    with serve(repo) as (url, _):
+        system = tmp_path / "host"
+        host(system, url, repo / "2020-07-07" / VARIANT / ARCH / "1.root.json", running="1.0.0")
+        done = updog(system, "check-update", "--json")
+        assert done.returncode == 0, done.stderr
+        update = json.loads(done.stdout)
+        assert (update["version"], list(update["waves"])) == ("1.1.0", ["0", "1024"])
+    manifests = [json.loads(p.read_bytes()) for p in (repo / "targets").glob("*.manifest.json")]
+    newest = max(manifests, key=lambda m: len(m["updates"]))
+    assert newest["migrations"] == {"(1.0.0, 1.1.0)": ["migrate_v1.1.0_example.lz4"]}
+    (migration,) = (repo / "targets").glob("*.migrate_v1.1.0_example.lz4")
+    assert lz4.frame.decompress(migration.read_bytes()) == (tmp_path / "migrate_v1.1.0_example").read_bytes()
