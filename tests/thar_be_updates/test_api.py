@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from pathlib import Path
 
@@ -12,6 +13,8 @@ import pytest
 from tests.apiserver.conftest import ApiClient
 
 from .conftest import ARCH, OS_RELEASE, System, make_system, updates_server, wait_status
+
+UNINITIALIZED = "Update status is uninitialized, refresh-updates to initialize it"
 
 
 def test_status_before_any_command_is_404(api: ApiClient) -> None:
@@ -94,3 +97,21 @@ def test_image_without_in_place_updates_refuses_clearly(tmp_path: Path, monkeypa
             assert "updated by replacing it with a new image" in response.text
             assert "Failed to find guid partition" not in response.text
     assert system.updog_calls() == []
+
+
+def test_a_fresh_root_without_run_directories_answers_the_status_routes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sandbox or a host booted without tmpfiles: /run/lock and /run/cache/thar-be-updates do
+    not exist; the status route and the dispatcher make them (0755) instead of failing."""
+    system = make_system(tmp_path / "system")
+    shutil.rmtree(system.root / "run/lock")
+    shutil.rmtree(system.root / "run/cache")  # run/signpost (the boot state) stays
+    with updates_server(tmp_path, monkeypatch, system) as server:
+        api = ApiClient(server.socket_path)
+        response = api.get("/updates/status")
+        assert (response.status, response.text) == (404, UNINITIALIZED)
+        assert (system.root / "run/lock").stat().st_mode & 0o777 == 0o755
+        assert api.post("/actions/refresh-updates").status == 204
+        assert wait_status(api)["update_state"] == "Available"
+        assert (system.root / "run/cache/thar-be-updates").stat().st_mode & 0o777 == 0o755
