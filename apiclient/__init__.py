@@ -4,10 +4,10 @@ It speaks HTTP/1.1 over `/run/api.sock` (`$THAR_ROOT/run/api.sock` in a sandbox)
 standard library only, so it starts fast: it never imports aiohttp or pydantic. sundog,
 thar-be-settings and early-boot-config import its functions rather than running the CLI:
 `raw_request` / `raw_request_unchecked` and one module per verb (`get`, `set`, `apply`,
-`reboot`, `raw`, `report`, `ephemeral_storage`). `settings-committer` (`apiclient.committer`),
-which commits the boot's launch transaction, is a thin entry point here too. `apiclient exec`
-runs a command in a host container over a WebSocket (`apiclient.exec`); `apiclient update` is
-not supported yet.
+`reboot`, `raw`, `report`, `ephemeral_storage`, `update`). `settings-committer`
+(`apiclient.committer`), which commits the boot's launch transaction, is a thin entry point here
+too. `apiclient exec` runs a command in a host container over a WebSocket (`apiclient.exec`);
+`apiclient update` drives the update system through `/updates/status` and `/actions/*-update`.
 """
 
 from __future__ import annotations

@@ -29,6 +29,7 @@ __all__ = [
     "SetArgs",
     "UnsetArgs",
     "UnsupportedArgs",
+    "UpdateArgs",
     "WatchArgs",
 ]
 
@@ -105,6 +106,12 @@ class ExecArgs(NamedTuple):
     tty: bool | None = None  # None: a TTY when stdin and stdout are terminals
 
 
+class UpdateArgs(NamedTuple):
+    action: str  # check, apply or cancel
+    check: bool = False  # apply --check: refresh first; nothing to do or already applied ends there
+    reboot: bool = False  # apply --reboot: reboot once the update is applied
+
+
 class UnsupportedArgs(NamedTuple):
     subcommand: str
     reason: str = ""
@@ -123,6 +130,7 @@ Command: TypeAlias = (
     | UnsetArgs
     | WatchArgs
     | ExecArgs
+    | UpdateArgs
     | UnsupportedArgs
 )
 

@@ -29,7 +29,7 @@ from thar.apiclient._commands import (
     RollbackArgs,
     SetArgs,
     UnsetArgs,
-    UnsupportedArgs,
+    UpdateArgs,
     WatchArgs,
 )
 from thar.apiclient.client import default_socket_path
@@ -166,7 +166,8 @@ subcommands:
   ephemeral-storage init|bind|list-disks|list-dirs ...
                                          set up the host's ephemeral disks
   exec [-t|-T] TARGET COMMAND [ARG...]   run a command in a host container
-  update                                 not supported by thar yet
+  update check | apply [-c] [-r] | cancel
+                                         check for, apply or cancel an OS update
   history [N] [--limit N] [--before N] [--prefix P]
                                          list commits (generations), or show generation N as a JSON Patch
   rollback N                             restore the settings of generation N (as a new generation) and apply
@@ -496,27 +497,34 @@ def _parse_ephemeral_storage(parser: _Parser, rest: list[str]) -> RequestArgs:
 
 
 def _update_parser() -> _Parser:
-    return _Parser(
+    parser = _Parser(
         "apiclient update",
-        "Bottlerocket's update commands (check | apply [-c|--check] [-r|--reboot] | cancel);\n"
-        "not supported by thar yet.",
+        "Update the host's OS image (A/B partition sets; the new image boots at the next reboot).\n"
+        "  update check                          refresh the list of updates and print the update status\n"
+        "  update apply [-c|--check] [-r|--reboot]\n"
+        "                                        download and write the chosen update, mark it to boot next;\n"
+        "                                        --check: refresh first, stop if there is none or it is applied;\n"
+        "                                        --reboot: then reboot\n"
+        "  update cancel                         boot the running image again (the update stays written)",
     )
+    parser.usage = "apiclient update check | apply [-c|--check] [-r|--reboot] | cancel"
+    return parser
 
 
-def _parse_update(parser: _Parser, rest: list[str]) -> UnsupportedArgs:
+def _parse_update(parser: _Parser, rest: list[str]) -> UpdateArgs:
     action = rest[0] if rest else None
     if action in ("check", "cancel"):
         if rest[1:]:
             parser.fail("Unknown arguments: " + ", ".join(rest[1:]))
-    elif action == "apply":
-        sub = _Parser("apiclient update apply", "Download and apply an update (not supported by thar yet).")
-        sub.add_argument("-c", "--check", action="store_true")
-        sub.add_argument("-r", "--reboot", action="store_true")
-        _, extras = sub.parse_known_intermixed_args(rest[1:])
+        return UpdateArgs(action)
+    if action == "apply":
+        sub = _Parser("apiclient update apply", "Download and write the chosen update, and mark it to boot next.")
+        sub.add_argument("-c", "--check", action="store_true", help="refresh first; stop if there is nothing to do")
+        sub.add_argument("-r", "--reboot", action="store_true", help="reboot once the update is applied")
+        args, extras = sub.parse_known_intermixed_args(rest[1:])
         _unknown(sub, extras)
-    else:
-        parser.fail("Missing or unknown subcommand for 'update'")
-    return UnsupportedArgs("update")
+        return UpdateArgs("apply", bool(args.check), bool(args.reboot))
+    parser.fail("Missing or unknown subcommand for 'update'")
 
 
 def _exec_parser() -> _Parser:

@@ -31,6 +31,7 @@ from thar.apiclient._commands import (
     SetArgs,
     UnsetArgs,
     UnsupportedArgs,
+    UpdateArgs,
     WatchArgs,
 )
 from thar.apiclient._parsers import SUBCOMMANDS, SplitArgv, _Usage, parse_command_line, split_argv
@@ -57,6 +58,7 @@ __all__ = [
     "SplitArgv",
     "UnsetArgs",
     "UnsupportedArgs",
+    "UpdateArgs",
     "WatchArgs",
     "main",
     "parse_command_line",
@@ -81,6 +83,10 @@ _WRAPPERS = {
     "watch": "Failed to watch settings",
     "exec": "Failed to exec",
 }
+
+# Subcommands whose error line is Bottlerocket's, word for word: scripts parse raw's
+# (`Status 423 when POSTing …`: Bottlerocket's update operator takes the status from there).
+_VERBATIM = frozenset({"raw"})
 
 
 def pretty_json(value: Any) -> str:
@@ -204,11 +210,34 @@ def run(invocation: Invocation) -> int:
         body = send_request(socket_path, command.request)
         if command.print_body:
             sys.stdout.write(body)
+    elif isinstance(command, UpdateArgs):
+        _update(socket_path, command)
     elif isinstance(command, UnsupportedArgs):
         raise NotSupported(command.subcommand, command.reason)
     else:
         raise TypeError(f"not a command this module runs: {command!r}")
     return 0
+
+
+def _update(socket_path: str, command: UpdateArgs) -> None:
+    from thar.apiclient import update
+
+    def show(body: str, status: Any) -> None:
+        if status is None:  # not JSON: shown as it came
+            import logging
+
+            logging.getLogger("apiclient").warning("Update status is not JSON; printing it as it is")
+            sys.stdout.write(body if body.endswith("\n") else body + "\n")
+        else:
+            sys.stdout.write(pretty_json(status))
+        sys.stdout.flush()
+
+    if command.action == "check":
+        show(*update.check_updates(socket_path))
+    elif command.action == "apply":
+        update.apply_update(socket_path, check=command.check, reboot=command.reboot, show_status=show)
+    else:
+        update.cancel_update(socket_path)
 
 
 def _print_report(wait: Callable[[], dict[str, Any]]) -> None:
@@ -274,6 +303,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         status = run(invocation)
         sys.stdout.flush()  # here, where a closed pipe can still be handled
     except ApiClientError as exc:
+        if invocation.subcommand in _VERBATIM:
+            print(exc, file=sys.stderr)
+            return 1
         wrapper = _WRAPPERS.get(invocation.subcommand)
         unwrapped = wrapper is None or isinstance(exc, NotSupported)
         print(_error_line(exc, None if unwrapped else wrapper), file=sys.stderr)

@@ -56,6 +56,9 @@ def _check_in_place(config: UpdateConfig) -> None:
 
 def _read_status(config: UpdateConfig) -> dict[str, Any]:
     try:
+        # /run is a tmpfs: tmpfiles.d makes the lock's directory at boot on a host (units/
+        # tmpfiles.conf); a sandbox root has no tmpfiles, so make it as it would (0755).
+        config.lock.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
         fd = os.open(config.lock, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
     except OSError as error:
         raise UpdateDispatcherFailed(f"Unable to open update lock file: {error}") from None

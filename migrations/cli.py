@@ -5,8 +5,8 @@
     migrator --datastore-path PATH --migration-directory PATH
              (--migrate-to-version X.Y.Z | --migrate-to-version-from-os-release)
              [--log-level trace|debug|info|warn|error]
-             [--root-path PATH] [--metadata-directory PATH]     (TUF; accepted and ignored)
-             [--no-sync] [--spawn-migrations]                   (thar only)
+             [--root-path PATH] [--metadata-directory PATH]     (updog's TUF cache)
+             [--no-sync] [--spawn-migrations] [--keep-image-defaults]   (thar only)
 
 A datastore path that does not exist is the first boot: the message goes to stderr and the
 exit status is 0. Usage errors exit 2; a failed migration (or any other runtime error)
@@ -38,23 +38,31 @@ Usage: migrator --datastore-path PATH --migration-directory PATH
                 ( --migrate-to-version X.Y.Z | --migrate-to-version-from-os-release )
                 [ --log-level trace|debug|info|warn|error ]
                 [ --root-path PATH ] [ --metadata-directory PATH ]
-                [ --no-sync ] [ --spawn-migrations ]
+                [ --no-sync ] [ --spawn-migrations ] [ --keep-image-defaults ]
 
     --datastore-path             the datastore, normally D/current; if it does not exist
                                  (first boot) the migrator exits 0
-    --migration-directory        where the migrate_v<X.Y.Z>_<name> executables are
-                                 (and optionally Bottlerocket's manifest.json, for their order)
+    --migration-directory        where updog cached the release's migrations ({sha256}.{name},
+                                 when --metadata-directory holds its TUF metadata), else where
+                                 the migrate_v<X.Y.Z>_<name> executables are (and optionally
+                                 Bottlerocket's manifest.json, for their order)
     --migrate-to-version         the version to migrate to
     --migrate-to-version-from-os-release
                                  VERSION_ID of $THAR_ROOT/usr/lib/os-release (THAR_ROOT: /)
     --log-level                  default info; debug shows each migration's output
-    --root-path, --metadata-directory
-                                 Bottlerocket's TUF repository paths: accepted and ignored
-                                 (thar reads migrations from the directory itself)
+    --root-path                  the trusted TUF root.json the cache is verified from
+    --metadata-directory         the TUF metadata updog cached (timestamp.json, N.root.json,
+                                 {v}.snapshot.json, {v}.targets.json); verified offline, expiry
+                                 not checked. Without a timestamp.json there the migration
+                                 directory is read as plain executables
     --no-sync                    skip syncfs/fsync (tests and sandboxes: still safe against a
                                  killed migrator, not against power loss)
     --spawn-migrations           start every migration as a new process, also Python ones
                                  (by default those run in a forked child of the migrator)
+    --keep-image-defaults        after migrating, keep live's services, configuration-files
+                                 and setting metadata (by default they are cleared, for the new
+                                 image's storewolf to write its defaults); for inspecting what
+                                 the migrations themselves wrote
 """
 
 
@@ -74,6 +82,9 @@ class Options:
     log_level: str = "info"
     sync: bool = True
     fork_python: bool = True
+    root_path: Path | None = None
+    metadata_directory: Path | None = None
+    clear_defaults: bool = True
 
 
 def parse_args(argv: Sequence[str]) -> Options:
@@ -86,13 +97,18 @@ def parse_args(argv: Sequence[str]) -> Options:
     log_level = "info"
     sync = True
     fork_python = True
+    clear_defaults = True
+    root_path: Path | None = None
+    metadata_directory: Path | None = None
     it = iter(argv)
     for arg in it:
-        if arg in ("--no-sync", "--spawn-migrations", "--migrate-to-version-from-os-release"):
+        if arg in ("--no-sync", "--spawn-migrations", "--keep-image-defaults", "--migrate-to-version-from-os-release"):
             if arg == "--no-sync":
                 sync = False
             elif arg == "--spawn-migrations":
                 fork_python = False
+            elif arg == "--keep-image-defaults":
+                clear_defaults = False
             else:
                 from_os_release, seen_target, target = True, True, None
             continue
@@ -124,7 +140,10 @@ def parse_args(argv: Sequence[str]) -> Options:
             if value.lower() not in LOG_LEVELS:
                 raise UsageError(f"Invalid log level '{value}'; use one of {', '.join(LOG_LEVELS)}")
             log_level = value.lower()
-        # --root-path and --metadata-directory: TUF paths, accepted and ignored.
+        elif arg == "--root-path":
+            root_path = Path(value)
+        else:  # --metadata-directory
+            metadata_directory = Path(value)
     if datastore is None:
         raise UsageError("--datastore-path is required")
     if migration_dir is None:
@@ -132,7 +151,9 @@ def parse_args(argv: Sequence[str]) -> Options:
     if not seen_target:
         raise UsageError("--migrate-to-version or --migrate-to-version-from-os-release is required")
     del from_os_release  # target None means "from os-release"
-    return Options(datastore, migration_dir, target, log_level, sync, fork_python)
+    return Options(
+        datastore, migration_dir, target, log_level, sync, fork_python, root_path, metadata_directory, clear_defaults
+    )
 
 
 def setup_logging(level: str) -> None:
@@ -167,6 +188,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             target,
             sync=options.sync,
             fork_python=options.fork_python,
+            root_path=options.root_path,
+            metadata_directory=options.metadata_directory,
+            clear_defaults=options.clear_defaults,
         )
     except (MigrationsError, DatastoreError, OSError) as exc:
         print(f"Migrator failed: {exc}", file=sys.stderr)

@@ -9,7 +9,11 @@
    intermediate is removed. Consecutive chainable Python migrations (a module-level
    ``MIGRATION``) run as one chain: read once, transformed by each in turn, written once.
    A failure stops everything: the links are not touched, and the error names the migration.
-5. The result is made durable, then the links are switched patch → minor → major → current.
+   The migrations come from updog's verified cache when a TUF mirror is given (``tuf_cache``),
+   else from the directory (``selection``).
+5. ``services``, ``configuration-files`` and setting metadata are removed from the result's live
+   state, for storewolf to write the new image's (``clear_image_defaults``).
+   The result is made durable, then the links are switched patch → minor → major → current.
    With no migrations at all the links are switched to the existing directory.
 6. Datastore directories beyond the last two, and links left dangling, are removed.
 """
@@ -21,18 +25,20 @@ import logging
 import os
 import queue
 import shutil
+import tempfile
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from thar.datastore import FilesystemDataStore, Version
+from thar.datastore import LIVE, FilesystemDataStore, Version
 
-from .errors import MigrationFailure, TargetExists
+from .errors import MigrationFailure, MigratorError, TargetExists
 from .links import DOOMED_PREFIX, cleanup, current_version, flip_to_new_version, random_suffix, sweep, sync_filesystem
 from .migration_helpers import Direction
 from .runner import CHAIN_FAILED, CHAIN_RESULT, LineSink, is_chainable, preload, run_chain, run_executable
 from .selection import find_migrations
+from .tuf_cache import cached_migrations, has_cache, load_cache
 
 __all__ = ["MigrationRun", "migrate_datastore"]
 
@@ -182,6 +188,32 @@ def _run_all(
     return src, durations
 
 
+def clear_image_defaults(datastore: Path, *, sync: bool = True) -> int:
+    """Remove from live what storewolf writes from the image's defaults when live lacks it — the
+    ``services`` and ``configuration-files`` trees and all setting metadata — so the new
+    version's storewolf writes the new image's (updates.md §10.2; Bottlerocket #456). Settings
+    and pending transactions are not touched. Returns how many entries were removed."""
+    if not (datastore / "live").is_dir():
+        return 0  # nothing committed yet: nothing to clear
+    ds = FilesystemDataStore(datastore, durable=sync)
+    try:
+        keys = ds.list_populated_keys("services.", LIVE) | ds.list_populated_keys("configuration-files.", LIVE)
+        ds.unset_keys(keys, LIVE)
+        metadata = ds.list_populated_metadata("")
+        for key, names in metadata.items():
+            for name in names:
+                ds.unset_metadata(name, key)
+    finally:
+        ds.close()
+    count = sum(len(names) for names in metadata.values())
+    log.info(
+        "Cleared %d services and configuration-files key(s) and %d metadata entries for the new image's defaults",
+        len(keys),
+        count,
+    )
+    return len(keys) + count
+
+
 def migrate_datastore(
     datastore_path: Path,
     migration_directory: Path,
@@ -189,8 +221,17 @@ def migrate_datastore(
     *,
     sync: bool = True,
     fork_python: bool = True,
+    root_path: Path | None = None,
+    metadata_directory: Path | None = None,
+    clear_defaults: bool = True,
 ) -> MigrationRun:
-    """Migrate the datastore at ``datastore_path`` (normally ``D/current``) to ``target``."""
+    """Migrate the datastore at ``datastore_path`` (normally ``D/current``) to ``target``.
+
+    When ``metadata_directory`` holds updog's TUF mirror, the migrations come from the cache
+    updog wrote in ``migration_directory``, verified from the trusted root ``root_path``
+    (``tuf_cache``); otherwise from the directory's ``migrate_v…`` executables. After the
+    migrations (``clear_defaults``) the image's defaults are cleared from the result
+    (:func:`clear_image_defaults`)."""
     source = datastore_path.resolve(strict=True)
     base = source.parent
     current = current_version(base)
@@ -198,10 +239,37 @@ def migrate_datastore(
     if current == target:
         log.info("Requested version %s matches version of given datastore at '%s'; nothing to do", target, source)
         return MigrationRun(current, target, [], [], source, cleanup(base, [source]))
+    FilesystemDataStore(source, durable=sync).close()  # finish an interrupted commit first
+    with tempfile.TemporaryDirectory(prefix="migrator-") as workdir:  # mode 0700
+        if has_cache(metadata_directory):
+            assert metadata_directory is not None
+            if root_path is None:
+                raise MigratorError(
+                    f"{metadata_directory} holds a cached update repository: --root-path is needed to verify it"
+                )
+            log.info("Loading the migrations cached in %s (metadata: %s)", migration_directory, metadata_directory)
+            cache = load_cache(root_path, metadata_directory, migration_directory)
+            migrations = cached_migrations(cache, current, target, Path(workdir))
+        else:
+            migrations = find_migrations(migration_directory, current, target)
+        return _migrate(
+            source, base, current, target, migrations, sync=sync, fork_python=fork_python, clear_defaults=clear_defaults
+        )
+
+
+def _migrate(
+    source: Path,
+    base: Path,
+    current: Version,
+    target: Version,
+    migrations: list[Path],
+    *,
+    sync: bool,
+    fork_python: bool,
+    clear_defaults: bool,
+) -> MigrationRun:
     forward = current < target
     direction = "--forward" if forward else "--backward"
-    FilesystemDataStore(source, durable=sync).close()  # finish an interrupted commit first
-    migrations = find_migrations(migration_directory, current, target)
     log.info(
         "Migrating datastore %s %s from %s to %s: %d migration(s)",
         source,
@@ -216,7 +284,9 @@ def migrate_datastore(
     src, durations = _run_all(migrations, source, base, target, direction, fork_python)
     if migrations:
         log.info("Ran %d migration(s) in %.3f s", len(migrations), time.perf_counter() - started)
-    if sync and src != source:
+    if clear_defaults:
+        clear_image_defaults(src, sync=sync)
+    if sync:
         sync_filesystem(src)
     flip_to_new_version(target, src, sync=sync)
     log.info("Datastore at %s is now version %s", src, target)

@@ -24,6 +24,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from thar.datastore import Version, VersionError
+from thar.update_metadata import MissingMigration as UpdateMissingMigration
+from thar.update_metadata import Version as UpdateVersion
+from thar.update_metadata import find_migrations as chain_migrations
 
 from .errors import MigratorError, MissingMigration
 
@@ -99,20 +102,16 @@ def read_manifest(path: Path) -> dict[tuple[Version, Version], list[str]]:
 def manifest_migrations(
     table: Mapping[tuple[Version, Version], Sequence[str]], current: Version, target: Version
 ) -> list[str]:
-    """Bottlerocket's ``find_migrations``: the listed names from ``current`` to ``target``."""
-    if current == target:
-        return []
-    lo, hi = sorted((current, target))
-    names: list[str] = []
-    v = lo
-    while v != hi:
-        steps = [(to, key) for key in table if key[0] == v and (to := key[1]) <= hi and to > v]
-        if not steps:
-            raise MissingMigration(str(v), str(hi))
-        to, key = max(steps)
-        names.extend(table[key])
-        v = to
-    return names if current < target else names[::-1]
+    """Bottlerocket's ``find_migrations`` (``thar.update_metadata``, the rule updog uses too): the
+    listed names from ``current`` to ``target``; :class:`MissingMigration` at a gap."""
+    try:
+        return chain_migrations(
+            UpdateVersion.parse(str(current)),
+            UpdateVersion.parse(str(target)),
+            {(UpdateVersion.parse(str(f)), UpdateVersion.parse(str(t))): names for (f, t), names in table.items()},
+        )
+    except UpdateMissingMigration as exc:
+        raise MissingMigration(exc.current, exc.target) from exc
 
 
 def find_migrations(directory: Path, current: Version, target: Version) -> list[Path]:

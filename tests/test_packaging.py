@@ -44,6 +44,7 @@ SCRIPTS = {
     "signpost",
     "thar-be-updates",
     "updog",
+    "thar-update-repo",
 }
 
 
@@ -170,6 +171,7 @@ def test_installed_the_top_level_is_thar_and_its_dist_info_only(venv: Path) -> N
     installed = site_packages(venv) / "thar"
     assert [p for p in installed.rglob("*") if p.is_symlink()] == []
     assert (installed / "units/preconfigured.target").is_file()
+    assert (installed / "units/tmpfiles.conf").is_file()  # thar-install-units --variant installs it
     assert (installed / "variants/thar-dev/variant.toml").is_file()
 
 

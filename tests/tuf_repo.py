@@ -4,7 +4,9 @@ python-tuf and served on 127.0.0.1 with a request log.
 ``TufRepo(tmp)`` writes ``meta/2020-07-07/{variant}/{arch}/`` (root, timestamp, snapshot,
 targets; consistent snapshots) and ``targets/{sha256}.{name}``. ``publish()`` re-signs snapshot
 and timestamp after targets change; the helpers corrupt a target, expire the timestamp or sign
-it with a key the root does not trust.
+it with a key the root does not trust. ``add_release`` publishes a release with real images:
+random root and boot data and a dm-verity hash tree over the root (``veritysetup format``), each
+LZ4-frame-compressed, and returns them with the root hash.
 """
 
 from __future__ import annotations
@@ -12,17 +14,23 @@ from __future__ import annotations
 import datetime as dt
 import http.server
 import json
+import os
+import re
+import subprocess
+import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import lz4.frame
 from securesystemslib.signer import CryptoSigner
 from tuf.api.metadata import Metadata, MetaFile, Root, Snapshot, TargetFile, Targets, Timestamp
 from tuf.api.serialization.json import JSONSerializer
 
-__all__ = ["TufRepo", "serve", "update_entry"]
+__all__ = ["Release", "TufRepo", "serve", "update_entry", "verity_format"]
 
 ROLES = (Root.type, Timestamp.type, Snapshot.type, Targets.type)
 
@@ -48,6 +56,30 @@ def update_entry(
         "waves": waves or {},
         "images": {"boot": f"{base}-boot.ext4.lz4", "root": f"{base}-root.ext4.lz4", "hash": f"{base}-root.verity.lz4"},
     }
+
+
+def verity_format(data: bytes) -> tuple[bytes, str]:
+    """A dm-verity hash image of ``data`` (``veritysetup format``, superblock included) and its
+    root hash."""
+    with tempfile.TemporaryDirectory(prefix="verity-") as work:
+        data_path, hash_path = Path(work, "data"), Path(work, "hash")
+        data_path.write_bytes(data)
+        done = subprocess.run(
+            ["veritysetup", "format", str(data_path), str(hash_path)], capture_output=True, text=True, check=True
+        )
+        found = re.search(r"^Root hash:\s+([0-9a-f]+)$", done.stdout, re.MULTILINE)
+        assert found, done.stdout
+        return hash_path.read_bytes(), found.group(1)
+
+
+@dataclass
+class Release:
+    """A published release: its manifest entry, its images as written to disk (decompressed, by
+    kind) and the dm-verity root hash of its root image."""
+
+    entry: dict[str, Any]
+    images: dict[str, bytes]
+    root_hash: str
 
 
 class TufRepo:
@@ -84,6 +116,27 @@ class TufRepo:
         (self.targets_dir / f"{info.hashes['sha256']}.{name}").write_bytes(data)
         self.targets.signed.targets[name] = info
         return info
+
+    def add_release(
+        self,
+        variant: str,
+        arch: str,
+        version: str,
+        *,
+        root_size: int = 1 << 20,
+        boot_size: int = 128 << 10,
+        stored: dict[str, bytes] | None = None,
+    ) -> Release:
+        """Add a release's manifest entry and its three images as targets (not published yet).
+        ``stored`` replaces the stored (compressed) bytes of the kinds it names."""
+        root = os.urandom(root_size)
+        hash_image, root_hash = verity_format(root)
+        images = {"root": root, "boot": os.urandom(boot_size), "hash": hash_image}
+        entry = update_entry(variant, arch, version)
+        for kind, data in images.items():
+            self.add_target(entry["images"][kind], (stored or {}).get(kind) or lz4.frame.compress(data))
+        self.manifest["updates"].append(entry)
+        return Release(entry, images, root_hash)
 
     def target_path(self, name: str) -> Path:
         return self.targets_dir / f"{self.targets.signed.targets[name].hashes['sha256']}.{name}"
@@ -131,6 +184,11 @@ class TufRepo:
         self.timestamp.signed.snapshot_meta = MetaFile(version=snapshot.version)
         self.timestamp.signed.expires = timestamp_expires or _in(7)
         self._write(self.timestamp, "timestamp.json", Timestamp.type, timestamp_signer)
+
+    def resign_timestamp(self, expires: dt.datetime) -> None:
+        """Re-sign ``timestamp.json`` in place with a new expiry (same version, same snapshot)."""
+        self.timestamp.signed.expires = expires.replace(microsecond=0)
+        self._write(self.timestamp, "timestamp.json", Timestamp.type)
 
     def corrupt_target(self, name: str) -> None:
         """Flip one byte of a stored target (same length, wrong sha256)."""

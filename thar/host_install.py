@@ -14,6 +14,8 @@ prints the same lines as the real run, as ``would install …``.
   ``99-host.toml``, sorting last;
 - ``templates``: the variant's ``templates/`` in ``ROOT/usr/share/templates/``;
 - ``directories``: what the units' programs need under ``ROOT/var/lib``;
+- ``tmpfiles``: ``ROOT/usr/lib/tmpfiles.d/thar.conf`` (``units/tmpfiles.conf``), the update
+  lock's and status's directories below ``/run``, made on every boot;
 - ``host_containerd``: host-containerd's ``ROOT/etc/host-containerd/config.toml`` and the host
   containers' storage ``ROOT/local/host-containers``.
 
@@ -76,6 +78,7 @@ DIRECTORIES = (
     "var/lib/bottlerocket/inventory",  # storewolf's --inventory-file-symlink-path
     "var/lib/bottlerocket-migrations",  # the migrator's --migration-directory (listed when the version changes)
 )
+TMPFILES = "usr/lib/tmpfiles.d/thar.conf"  # units/tmpfiles.conf: the directories below /run
 HOST_CONTAINERD_CONFIG = "etc/host-containerd/config.toml"  # host-containerd.service's --config
 HOST_CONTAINERS_STORAGE = "local/host-containers"  # host-containers' and host-ctr's /local/host-containers
 _PAST = {"install": "installed", "enable": "enabled", "create": "created", "remove": "removed", "keep": "kept",
@@ -348,6 +351,15 @@ def directories(root: Path) -> list[Change]:
     return [directory_change(root / name) for name in DIRECTORIES]
 
 
+def tmpfiles(root: Path) -> list[Change]:
+    """``thar/units/tmpfiles.conf`` as ``root/usr/lib/tmpfiles.d/thar.conf``: systemd-tmpfiles
+    makes the update lock's and status's directories below /run (a tmpfs) on every boot."""
+    source = resources.files("thar") / "units" / "tmpfiles.conf"
+    if not source.is_file():
+        raise InstallError(f"this thar has no tmpfiles.d configuration ({source})")
+    return [file_change(root / TMPFILES, source.read_bytes(), kind="a tmpfiles.d configuration")]
+
+
 def host_containerd(root: Path) -> list[Change]:
     """host-containerd's configuration (``thar/host_ctr/host-containerd.toml``) as
     ``root/etc/host-containerd/config.toml``, and the host containers' persistent storage
@@ -373,6 +385,7 @@ def host_changes(
         *api_group(root),
         *os_release(root, variant, replace_os_release),
         *directories(root),
+        *tmpfiles(root),
         *storewolf_defaults(root, variant, programs),
         *templates(root, variant),
         *host_containerd(root),

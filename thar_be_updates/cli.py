@@ -178,7 +178,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _lock(path: Path) -> int:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    # /run/lock and /run/cache/thar-be-updates come from tmpfiles.d on a host (units/
+    # tmpfiles.conf); made here as well (0755, as there) for a root that has no tmpfiles.
+    path.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

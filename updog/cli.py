@@ -4,6 +4,9 @@ Every subcommand runs the same pipeline first (updates.md §4.2): arguments → 
 ``/etc/updog.toml`` → proxy environment → os-release → HTTP transport with the ``seed`` and
 ``version`` query parameters → the TUF repository → ``manifest.json``. ``check-update`` (alias
 ``whats``) then picks the update §3.2 says, or lists every applicable one with ``--all``.
+``update``/``update-image`` pick it the same way, cache its migrations (§4.5) and write its images
+to the inactive partition set (§4.4); ``update``, ``update-apply`` and ``update-revert`` flip the
+sets' boot flags through signpost (§7.4).
 
 Usage errors print the usage on stderr and exit 1; ``--help``/``-h`` print it on stdout, exit 0.
 Failures print one message on stderr and exit 1. stdout carries program output only.
@@ -15,6 +18,8 @@ import datetime as dt
 import json
 import logging
 import platform
+import signal
+import subprocess
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -24,6 +29,7 @@ from typing import Any, NoReturn
 from thar.logs import LEVELS, setup_logging
 from thar.osrelease import OS_RELEASE, read_os_release
 from thar.paths import thar_root
+from thar.signpost.state import SignpostError, State
 from thar.update_metadata import (
     Manifest,
     Update,
@@ -38,6 +44,7 @@ from thar.update_metadata import (
 
 from .config import CONFIG_PATH, load_config, set_proxy_env
 from .errors import UpdogError
+from .images import destination, write_image
 from .repo import MANIFEST, QueryFetcher, Repository, load_repository
 
 __all__ = ["COMMANDS", "TRUSTED_ROOT", "USAGE", "main"]
@@ -76,7 +83,7 @@ GLOBAL OPTIONS:
     [ --log-level trace|debug|info|warn|error ]  Set logging verbosity"""
 
 COMMANDS = ("check-update", "whats", "prepare", "update", "update-image", "update-apply", "update-revert")
-NOT_YET = {"update", "update-image", "update-apply", "update-revert"}
+IMAGE_KINDS = ("root", "boot", "hash")  # the order updog writes them in
 
 log = logging.getLogger("updog")
 
@@ -180,6 +187,75 @@ def cache_migrations(
     return names
 
 
+def _load_state(root: Path) -> State:
+    try:
+        return State.load(root)
+    except SignpostError as exc:
+        raise UpdogError(f"Failed to read OS disk partition table: {exc}") from exc
+
+
+def _write_table(state: State) -> None:
+    try:
+        state.write()
+    except SignpostError as exc:
+        raise UpdogError(f"Failed to write OS disk partition table: {exc}") from exc
+
+
+def update_image(repository: Repository, update: Update, root: Path) -> None:
+    """Write ``update``'s images to the inactive set (updates.md §4.4; updog's ``update_image``):
+    clear the set's flags and write the table first, so a half-written set can never boot; then
+    root, boot and hash; then mark the set valid (one try) and write the table again. A failure
+    part-way leaves the set cleared."""
+    state = _load_state(root)
+    try:
+        state.clear_inactive()
+    except SignpostError as exc:
+        raise UpdogError("Could not find inactive partition set") from exc
+    _write_table(state)
+    inactive = state.inactive_set
+    assert inactive is not None  # clear_inactive found it
+    for kind in IMAGE_KINDS:
+        partition = getattr(inactive, kind)
+        written = write_image(repository, getattr(update.images, kind), destination(state.os_disk, partition))
+        log.info("Wrote %d bytes of the %s image to %s", written, kind, partition.path)
+    state.mark_inactive_valid()
+    _write_table(state)
+
+
+def update_flags(root: Path) -> None:
+    """signpost ``upgrade-to-inactive``, written (updog's ``update_flags``)."""
+    try:
+        state = State.load(root)
+        state.upgrade_to_inactive()
+        state.write()
+    except SignpostError as exc:
+        raise UpdogError(f"Could not mark inactive partition for boot: {exc}") from exc
+
+
+def revert_update_flags(root: Path) -> None:
+    """signpost ``cancel-upgrade``, written (updog's ``revert_update_flags``)."""
+    try:
+        state = State.load(root)
+        state.cancel_upgrade()
+        state.write()
+    except SignpostError as exc:
+        raise UpdogError("Could not find inactive partition set") from exc
+
+
+def initiate_reboot() -> None:
+    """Run ``shutdown -r`` (found on PATH). SIGTERM is ignored from here on, as upstream does, so
+    the shutdown it starts does not kill updog before it exits by itself; the handler is a no-op
+    function rather than SIG_IGN, so ``shutdown`` itself starts with the default disposition."""
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: None)
+    try:
+        done = subprocess.run(["shutdown", "-r"], check=False)
+    except OSError as exc:
+        signal.signal(signal.SIGTERM, previous)
+        raise UpdogError(f"Failed to reboot: {exc.strerror or exc}") from exc
+    if done.returncode != 0:
+        log.warning("shutdown -r exited with status %d", done.returncode)
+
+
 def running_arch() -> str:
     """The architecture updates must be built for: this machine's (``x86_64``, ``aarch64``)."""
     return platform.machine()
@@ -248,7 +324,39 @@ def run(args: Arguments) -> int:
             return 0
         if args.subcommand == "prepare":
             return 0
-        raise UpdogError(f"'{args.subcommand}' is not implemented yet: updog only checks for updates so far")
+        if args.subcommand in ("update", "update-image"):
+            chosen = update_required(
+                manifest,
+                running,
+                variant,
+                arch,
+                seed=config.seed,
+                now=now,
+                ignore_waves=ignore_waves,
+                version_lock=config.version_lock,
+                force_version=args.force_version,
+            )
+            if chosen is None:
+                print("No update required", file=sys.stderr)
+                return 0
+            print(f"Starting update to {chosen.version}", file=sys.stderr)
+            params["target"] = str(chosen.version)
+            cache_migrations(repository, manifest, running, chosen, params, root)
+            update_image(repository, chosen, root)
+            if args.subcommand == "update":
+                update_flags(root)
+                if args.reboot:
+                    initiate_reboot()
+            text = f"Update applied: {chosen.variant} {chosen.version}"
+            print(_pretty(update_to_dict(chosen)) if args.json else text)
+            return 0
+        if args.subcommand == "update-apply":
+            update_flags(root)
+            if args.reboot:
+                initiate_reboot()
+            return 0
+        revert_update_flags(root)
+        return 0
     except UpdateMetadataError as exc:
         raise UpdogError(str(exc)) from exc
     finally:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import tempfile
 from collections.abc import Iterator, MutableMapping
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -103,6 +104,13 @@ class Repository:
 
     def read_target(self, name: str) -> bytes:
         """The bytes of target ``name`` once its length and sha256 match the targets metadata."""
+        with self.download_target(name) as path:
+            return path.read_bytes()
+
+    @contextmanager
+    def download_target(self, name: str) -> Iterator[Path]:
+        """Target ``name`` in a temporary file, verified (length and sha256) before it is yielded;
+        removed afterwards. Not listed → ``Target not found: {name}``."""
         try:
             info = self.updater.get_targetinfo(name)
         except FETCH_ERRORS as exc:
@@ -112,10 +120,11 @@ class Repository:
         path = Path(self._workdir.name, "targets", info.path.replace("/", "_"))
         path.parent.mkdir(exist_ok=True)
         try:
-            self.updater.download_target(info, filepath=str(path))
-            return path.read_bytes()
-        except FETCH_ERRORS as exc:
-            raise UpdogError(f"Failed to load target '{name}' from the repository: {describe(exc)}") from exc
+            try:
+                self.updater.download_target(info, filepath=str(path))
+            except FETCH_ERRORS as exc:
+                raise UpdogError(f"Failed to load target '{name}' from the repository: {describe(exc)}") from exc
+            yield path
         finally:
             path.unlink(missing_ok=True)
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.apiclient.peer import ApiPeer, running_peer
-from thar.apiclient.cli import ExecArgs, main, parse_command_line
+from thar.apiclient.cli import ExecArgs, UpdateArgs, main, parse_command_line
 
 SOCK = "<SOCK>"
 DEBUG_LINE = "[DEBUG] "
@@ -568,16 +568,22 @@ def test_ephemeral_storage_usage_errors(
     assert usage_error(capsys, peer, *argv) == message
 
 
-# -- update: parsed, then refused at run time
+# -- update (run against the real server in test_update.py)
 
 
-@pytest.mark.parametrize("argv", [["update", "check"], ["update", "cancel"], ["update", "apply", "--check", "-r"]])
-def test_update_is_parsed_then_not_supported(
-    capsys: pytest.CaptureFixture[str], peer: ApiPeer, argv: list[str]
-) -> None:
-    code, out, err = on_peer(capsys, peer, *argv)
-    assert (code, out, err) == (1, "", "'apiclient update' is not supported by thar yet\n")
-    assert peer.requests == []
+@pytest.mark.parametrize(
+    ("argv", "parsed"),
+    [
+        (["update", "check"], UpdateArgs("check")),
+        (["update", "cancel"], UpdateArgs("cancel")),
+        (["update", "apply"], UpdateArgs("apply", False, False)),
+        (["update", "apply", "--check", "-r"], UpdateArgs("apply", True, True)),
+        (["update", "apply", "--reboot", "-c"], UpdateArgs("apply", True, True)),
+        (["update", "apply", "-r"], UpdateArgs("apply", False, True)),
+    ],
+)
+def test_update_arguments(argv: list[str], parsed: UpdateArgs) -> None:
+    assert parse_command_line(argv).command == parsed
 
 
 @pytest.mark.parametrize(

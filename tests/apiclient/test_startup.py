@@ -54,6 +54,9 @@ def test_help_does_not_import_aiohttp() -> None:
         ["raw", "-u", "/tx/list"],
         ["reboot"],
         ["exec", "admin", "true"],
+        ["update", "check"],
+        ["update", "apply", "--check", "--reboot"],
+        ["update", "cancel"],
     ],
 )
 def test_running_a_command_does_not_import_aiohttp_or_pydantic(argv: list[str]) -> None:

@@ -61,7 +61,7 @@ def test_usage_errors_exit_2(sandbox: Sandbox, args: list[str], message: str) ->
     assert "Usage: migrator" in result.stderr
 
 
-def test_tuf_flags_are_accepted_and_ignored(sandbox: Sandbox) -> None:
+def test_without_a_tuf_mirror_the_directory_is_read_as_executables(sandbox: Sandbox) -> None:
     real = sandbox.create("1.0.0")
     result = sandbox.migrator(
         "--root-path", "/nonexistent/root.json", "--metadata-directory", "/nonexistent", target="1.0.1"
@@ -189,7 +189,8 @@ def test_python_migration_moves_live_pending_and_metadata(sandbox: Sandbox, spaw
         'AddMetadataMigration([SettingMetadata("settings.ntp", ["affected-services"])])',
     )
     sandbox.os_release("1.1.0", "aws-dev")
-    run = sandbox.migrator(*(["--spawn-migrations"] if spawn else []), target="1.1.0")
+    mode = ["--keep-image-defaults", *(["--spawn-migrations"] if spawn else [])]  # the metadata migrated, not cleared
+    run = sandbox.migrator(*mode, target="1.1.0")
     assert run.returncode == 0, run.stderr
     live, pending, meta = read_state(sandbox.current)
     os_keys = {
@@ -213,7 +214,7 @@ def test_python_migration_moves_live_pending_and_metadata(sandbox: Sandbox, spaw
         "settings.ntp": {"affected-services": '["ntp"]'},
     }
 
-    back = sandbox.migrator(*(["--spawn-migrations"] if spawn else []), target="1.0.0")
+    back = sandbox.migrator(*mode, target="1.0.0")
     assert back.returncode == 0, back.stderr
     live, _, meta = read_state(sandbox.current)
     assert live["settings.motd"] == '"old"'

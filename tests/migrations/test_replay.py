@@ -316,7 +316,7 @@ def replay(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Replay]:
     )
 
     box.os_release(newest, VARIANT)
-    forward = box.migrator(target=newest)
+    forward = box.migrator("--keep-image-defaults", target=newest)  # what the migrations wrote
     after_forward = read_state(box.current)
     forward_version = current_version(box.datastore)
 
@@ -343,7 +343,7 @@ def replay(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Replay]:
 
     box.os_release(oldest, VARIANT)
     _write_migrations(box, table, chainable=True)
-    backward = box.migrator(target=oldest)
+    backward = box.migrator("--keep-image-defaults", target=oldest)
     after_backward = read_state(box.current)
     yield Replay(
         box,

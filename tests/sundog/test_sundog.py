@@ -280,7 +280,7 @@ def test_the_variant_generators_fill_their_settings_in_a_sandbox(make_sandbox: M
     pending = sandbox.pending()
     assert isinstance(pending["updates"]["seed"], int)
     assert pending["network"]["hostname"]
-    base_url = f"https://updates.thar.example/2020-07-07/{os_info['variant_id']}/{os_info['arch']}/"
+    base_url = f"http://127.0.0.1:8000/2020-07-07/{os_info['variant_id']}/{os_info['arch']}/"
     assert pending["updates"]["metadata-base-url"] == base_url
 
 

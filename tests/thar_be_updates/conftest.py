@@ -1,5 +1,7 @@
 """A system for the dispatcher: THAR_ROOT with os-release, updog.toml, thar-be-updates.toml, an OS
-disk image booted from set A, a local update repository, and the updog stand-in on PATH."""
+disk image booted from set A, a local update repository, and the updog stand-in on PATH; and the
+real apiserver running the real dispatcher on it (``updates_server``, the ``api`` fixture), which
+the apiclient tests use too."""
 
 from __future__ import annotations
 
@@ -10,33 +12,26 @@ import platform
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.apiserver.conftest import ApiClient, ServerProcess, build_f0
+from tests.tuf_repo import update_entry
 from thar.signpost.bootsim import write_boot_state
 from thar.signpost.image import make_disk
 
 ROOT = Path(__file__).resolve().parents[2]
 STUB = Path(__file__).with_name("updog_stub.py")
 VARIANT, ARCH = "aws-dev", platform.machine()
-OS_RELEASE = f'NAME=Bottlerocket\nVERSION_ID=1.20.0\nVARIANT_ID={VARIANT}\nBUILD_ID="abcdef01"\n'
-
-
-def update_entry(
-    version: str, *, max_version: str | None = None, waves: dict[str, str] | None = None
-) -> dict[str, Any]:
-    stem = f"bottlerocket-{VARIANT}-{ARCH}-{version}"
-    return {
-        "variant": VARIANT,
-        "arch": ARCH,
-        "version": version,
-        "max_version": max_version or version,
-        "waves": waves or {},
-        "images": {"boot": f"{stem}-boot.ext4.lz4", "root": f"{stem}-root.ext4.lz4", "hash": f"{stem}-root.verity.lz4"},
-    }
+OS_RELEASE = (
+    f'NAME=Bottlerocket\nPRETTY_NAME="Bottlerocket OS 1.20.0 ({VARIANT})"\nVERSION_ID=1.20.0\n'
+    f'VARIANT_ID={VARIANT}\nBUILD_ID="abcdef01"\n'
+)
 
 
 @dataclass
@@ -64,6 +59,11 @@ class System:
     def calls(self) -> Path:
         return self.root / "updog-calls.jsonl"
 
+    @property
+    def reboots(self) -> Path:
+        """A line per reboot the apiserver ran (its reboot command is a recorder)."""
+        return self.root / "reboots.log"
+
     def env(self) -> dict[str, str]:
         return {
             **os.environ,
@@ -81,7 +81,7 @@ class System:
     def publish(self, *versions: str, **entry: Any) -> None:
         """The repository's manifest lists ``versions`` (each with images of a few bytes)."""
         (self.repo / "targets").mkdir(parents=True, exist_ok=True)
-        updates = [update_entry(v, **entry) for v in versions]
+        updates = [update_entry(VARIANT, ARCH, v, **entry) for v in versions]
         for update in updates:
             for kind, name in update["images"].items():
                 (self.repo / "targets" / name).write_bytes(f"{kind} of {update['version']}\n".encode() * 64)
@@ -149,6 +149,9 @@ def make_system(base: Path, *, dual: bool = True, os_release: str = OS_RELEASE) 
     updog = bin_dir / "updog"
     updog.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{STUB}" "$@"\n')
     updog.chmod(0o755)
+    reboot = bin_dir / "reboot-recorder"
+    reboot.write_text(f'#!/bin/sh\necho "reboot $*" >> "{root / "reboots.log"}"\n')
+    reboot.chmod(0o755)
     system = System(root, bin_dir)
     system.version_lock("latest")
     system.control()
@@ -159,3 +162,62 @@ def make_system(base: Path, *, dual: bool = True, os_release: str = OS_RELEASE) 
 @pytest.fixture
 def system(tmp_path: Path) -> System:
     return make_system(tmp_path)
+
+
+DISPATCHER = "{python} -m thar.thar_be_updates"
+
+
+class UpdatesServer(ServerProcess):
+    """The apiserver, its dispatcher and updog under ``system``'s THAR_ROOT and PATH; its reboot
+    command records the reboot in ``system.reboots``."""
+
+    system: System
+    dispatcher_command: str = DISPATCHER
+
+    def command(self) -> list[str]:
+        return [
+            *super().command(),
+            "--update-dispatcher", self.dispatcher_command.format(python=sys.executable),
+            "--update-lock", str(self.system.lock_path),
+            "--update-status", str(self.system.status_path),
+            "--reboot-command", str(self.system.bin / "reboot-recorder"),
+        ]  # fmt: skip
+
+
+@contextmanager
+def updates_server(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch, system: System, dispatcher: str = DISPATCHER
+) -> Iterator[UpdatesServer]:
+    """The apiserver (fixture F0's datastore, ``system``'s os-release) running the dispatcher on
+    ``system``, in ``workdir``; stopped at the end."""
+    for name, value in system.env().items():
+        monkeypatch.setenv(name, value)
+    server = UpdatesServer(build_f0(workdir / "ds"), workdir / "srv")
+    server.system = system
+    server.dispatcher_command = dispatcher
+    server.prepare()
+    server.os_release.write_text((system.root / "usr/lib/os-release").read_text())
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, system: System) -> Iterator[ApiClient]:
+    with updates_server(tmp_path, monkeypatch, system) as server:
+        yield ApiClient(server.socket_path)
+
+
+def wait_status(api: ApiClient, timeout: float = 20.0) -> dict[str, Any]:
+    """GET /updates/status until it stops answering 423 (the dispatcher's child finished)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        response = api.get("/updates/status")
+        if response.status != 423:
+            assert response.status == 200, response.text
+            status: dict[str, Any] = response.json()
+            return status
+        assert time.monotonic() < deadline, "the update command did not finish"
+        time.sleep(0.05)

@@ -4,65 +4,17 @@
 from __future__ import annotations
 
 import json
+import shutil
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.apiserver.conftest import ApiClient, ServerProcess, build_f0
+from tests.apiserver.conftest import ApiClient
 
-from .conftest import ARCH, OS_RELEASE, System, make_system
+from .conftest import ARCH, OS_RELEASE, System, make_system, updates_server, wait_status
 
-DISPATCHER = "{python} -m thar.thar_be_updates"
-
-
-class UpdatesServer(ServerProcess):
-    """The apiserver, its dispatcher and updog under ``system``'s THAR_ROOT and PATH."""
-
-    system: System
-
-    def command(self) -> list[str]:
-        import sys
-
-        return [
-            *super().command(),
-            "--update-dispatcher", DISPATCHER.format(python=sys.executable),
-            "--update-lock", str(self.system.lock_path),
-            "--update-status", str(self.system.status_path),
-        ]  # fmt: skip
-
-
-def _server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, system: System) -> Iterator[ApiClient]:
-    for name, value in system.env().items():
-        monkeypatch.setenv(name, value)
-    server = UpdatesServer(build_f0(tmp_path / "ds"), tmp_path / "srv")
-    server.system = system
-    server.prepare()
-    server.os_release.write_text((system.root / "usr/lib/os-release").read_text())
-    server.start()
-    try:
-        yield ApiClient(server.socket_path)
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, system: System) -> Iterator[ApiClient]:
-    yield from _server(tmp_path, monkeypatch, system)
-
-
-def wait_status(api: ApiClient, timeout: float = 20.0) -> dict[str, object]:
-    """GET /updates/status until it stops answering 423 (the dispatcher's child finished)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        response = api.get("/updates/status")
-        if response.status != 423:
-            assert response.status == 200, response.text
-            status: dict[str, object] = response.json()
-            return status
-        assert time.monotonic() < deadline, "the update command did not finish"
-        time.sleep(0.05)
+UNINITIALIZED = "Update status is uninitialized, refresh-updates to initialize it"
 
 
 def test_status_before_any_command_is_404(api: ApiClient) -> None:
@@ -75,8 +27,8 @@ def test_refresh_prepare_activate_deactivate_through_the_api(api: ApiClient, sys
     assert (response.status, response.body) == (204, b"")
     status = wait_status(api)
     assert status["update_state"] == "Available"
-    assert status["most_recent_command"]["cmd_type"] == "refresh"  # type: ignore[index]
-    assert status["most_recent_command"]["cmd_status"] == "Success"  # type: ignore[index]
+    assert status["most_recent_command"]["cmd_type"] == "refresh"
+    assert status["most_recent_command"]["cmd_status"] == "Success"
     assert api.post("/actions/prepare-update").status == 204
     assert wait_status(api)["update_state"] == "Staged"
     assert api.post("/actions/activate-update").status == 204
@@ -125,8 +77,8 @@ def test_lock_held_while_updog_runs_answers_423(api: ApiClient, system: System) 
 
 
 def test_dispatcher_that_cannot_start_is_500(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, system: System) -> None:
-    monkeypatch.setattr("tests.thar_be_updates.test_api.DISPATCHER", str(tmp_path / "no-such-dispatcher"))
-    for api in _server(tmp_path, monkeypatch, system):
+    with updates_server(tmp_path, monkeypatch, system, dispatcher=str(tmp_path / "no-such-dispatcher")) as server:
+        api = ApiClient(server.socket_path)
         response = api.post("/actions/refresh-updates")
         assert response.status == 500
         assert response.text.startswith("Unable to start the update dispatcher: ")
@@ -135,7 +87,8 @@ def test_dispatcher_that_cannot_start_is_500(tmp_path: Path, monkeypatch: pytest
 
 def test_image_without_in_place_updates_refuses_clearly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     system = make_system(tmp_path / "sys", dual=False, os_release=OS_RELEASE + "IN_PLACE_UPDATES=false\n")
-    for api in _server(tmp_path, monkeypatch, system):
+    with updates_server(tmp_path, monkeypatch, system) as server:
+        api = ApiClient(server.socket_path)
         for method, path in [("GET", "/updates/status"), ("POST", "/actions/refresh-updates"),
                              ("POST", "/actions/prepare-update"), ("POST", "/actions/activate-update"),
                              ("POST", "/actions/deactivate-update")]:  # fmt: skip
@@ -144,3 +97,21 @@ def test_image_without_in_place_updates_refuses_clearly(tmp_path: Path, monkeypa
             assert "updated by replacing it with a new image" in response.text
             assert "Failed to find guid partition" not in response.text
     assert system.updog_calls() == []
+
+
+def test_a_fresh_root_without_run_directories_answers_the_status_routes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sandbox or a host booted without tmpfiles: /run/lock and /run/cache/thar-be-updates do
+    not exist; the status route and the dispatcher make them (0755) instead of failing."""
+    system = make_system(tmp_path / "system")
+    shutil.rmtree(system.root / "run/lock")
+    shutil.rmtree(system.root / "run/cache")  # run/signpost (the boot state) stays
+    with updates_server(tmp_path, monkeypatch, system) as server:
+        api = ApiClient(server.socket_path)
+        response = api.get("/updates/status")
+        assert (response.status, response.text) == (404, UNINITIALIZED)
+        assert (system.root / "run/lock").stat().st_mode & 0o777 == 0o755
+        assert api.post("/actions/refresh-updates").status == 204
+        assert wait_status(api)["update_state"] == "Available"
+        assert (system.root / "run/cache/thar-be-updates").stat().st_mode & 0o777 == 0o755

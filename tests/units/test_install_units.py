@@ -236,6 +236,10 @@ def test_variant_makes_the_root_a_host_of_it(tmp_path: Path, variant: str) -> No
     for name in ("var/lib/bottlerocket", "var/lib/bottlerocket/inventory", "var/lib/bottlerocket-migrations"):
         assert (root / name).is_dir() and (root / name).stat().st_mode & 0o777 == 0o755, name
     assert not (root / "var/lib/bottlerocket/datastore").exists()  # storewolf's to create
+    tmpfiles = root / "usr/lib/tmpfiles.d/thar.conf"
+    assert tmpfiles.read_bytes() == (UNITS / "tmpfiles.conf").read_bytes()
+    assert tmpfiles.stat().st_mode & 0o777 == 0o644
+    assert "d /run/cache/thar-be-updates 0755 root root -" in tmpfiles.read_text().splitlines()
     config = root / "etc/host-containerd/config.toml"
     assert config.read_bytes() == (ROOT / "host_ctr/host-containerd.toml").read_bytes()
     assert config.stat().st_mode & 0o777 == 0o644

@@ -402,3 +402,18 @@ def test_install_into_another_unit_directory(tmp_path: Path) -> None:
     assert (installed / "multi-user.target.wants/preconfigured.target").is_symlink()
     assert "ExecStart=/usr/bin/sundog" in (installed / "sundog.service").read_text()
     assert not (tmp_path / "usr").exists()
+
+
+@pytest.mark.skipif(shutil.which("systemd-tmpfiles") is None, reason="systemd-tmpfiles is not installed")
+def test_tmpfiles_conf_makes_the_update_lock_and_status_directories(tmp_path: Path) -> None:
+    """What systemd-tmpfiles makes at boot from units/tmpfiles.conf (below a --root, never the
+    machine's own /run): the directories of thar-be-updates' lock and status, mode 0755."""
+    result = subprocess.run(
+        ["systemd-tmpfiles", f"--root={tmp_path}", "--create", str(UNITS / "tmpfiles.conf")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    for name in ("run/lock", "run/cache/thar-be-updates"):
+        assert (tmp_path / name).is_dir() and (tmp_path / name).stat().st_mode & 0o777 == 0o755, name

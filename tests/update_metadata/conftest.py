@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from tests.tuf_repo import update_entry
+
 # Bottlerocket's real migration history (Release.toml's [migrations]), beside the repository
 MIGRATION_HISTORY = (
     Path(__file__).resolve().parents[2].parent / "shared" / "conformance" / "bottlerocket-migrations.json"
@@ -23,20 +25,9 @@ def update_json(
     arch: str = "x86_64",
     waves: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """One ``updates`` entry as Bottlerocket's repository tool writes it."""
-    stem = f"bottlerocket-{variant}-{arch}-{version}-abcdef01"
-    return {
-        "variant": variant,
-        "arch": arch,
-        "version": version,
-        "max_version": max_version or version,
-        "waves": waves or {},
-        "images": {
-            "boot": f"{stem}-boot.ext4.lz4",
-            "root": f"{stem}-root.ext4.lz4",
-            "hash": f"{stem}-root.verity.lz4",
-        },
-    }
+    """One ``updates`` entry as Bottlerocket's repository tool writes it (tests/tuf_repo.py's, with
+    this package's default variant and arch)."""
+    return update_entry(variant, arch, version, max_version=max_version, waves=waves)
 
 
 def real_transitions() -> list[dict[str, Any]]:

@@ -54,12 +54,15 @@ class Host:
         share.mkdir(parents=True, exist_ok=True)
         (share / "root.json").write_bytes(self.repo.root_bytes)
 
-    def updog(self, *args: str) -> subprocess.CompletedProcess[str]:
-        """Run ``updog`` through its entry point with THAR_ROOT set to this host."""
+    def updog(self, *args: str, bin_dir: Path | None = None) -> subprocess.CompletedProcess[str]:
+        """Run ``updog`` through its entry point with THAR_ROOT set to this host (``bin_dir``:
+        first on PATH, for stand-ins such as ``shutdown``)."""
         self.write()
         self.log.clear()
         env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
         env.update(THAR_ROOT=str(self.root), PYTHONPATH=str(CHECKOUT))
+        if bin_dir is not None:
+            env["PATH"] = os.pathsep.join([str(bin_dir), env.get("PATH", "")])
         return subprocess.run(
             [sys.executable, "-m", "thar.updog", *args], capture_output=True, text=True, env=env, timeout=60
         )
