@@ -72,6 +72,9 @@ def verity_format(data: bytes) -> tuple[bytes, str]:
         return hash_path.read_bytes(), found.group(1)
 
 
+BLOCK = 4096
+
+
 @dataclass
 class Release:
     """A published release: its manifest entry, its images as written to disk (decompressed, by
@@ -126,12 +129,24 @@ class TufRepo:
         root_size: int = 1 << 20,
         boot_size: int = 128 << 10,
         stored: dict[str, bytes] | None = None,
+        os_release: str | None = None,
     ) -> Release:
         """Add a release's manifest entry and its three images as targets (not published yet).
-        ``stored`` replaces the stored (compressed) bytes of the kinds it names."""
+        ``stored`` replaces the stored (compressed) bytes of the kinds it names. Random images,
+        unless ``os_release`` (the release's) makes them bootable by ``tests/os_images.py``'s
+        firmware: ROOT starts with it (one 4 KiB block), BOOT holds ``root_hash=…``, as the
+        kernel command line of Bottlerocket's grub.cfg does."""
         root = os.urandom(root_size)
+        if os_release is not None:
+            header = os_release.encode()
+            assert len(header) <= BLOCK, "the os-release must fit in one block"
+            root = header + bytes(BLOCK - len(header)) + root[BLOCK:]
         hash_image, root_hash = verity_format(root)
-        images = {"root": root, "boot": os.urandom(boot_size), "hash": hash_image}
+        boot = os.urandom(boot_size)
+        if os_release is not None:
+            command_line = f"root_hash={root_hash}\n".encode()
+            boot = command_line + bytes(boot_size - len(command_line))
+        images = {"root": root, "boot": boot, "hash": hash_image}
         entry = update_entry(variant, arch, version)
         for kind, data in images.items():
             self.add_target(entry["images"][kind], (stored or {}).get(kind) or lz4.frame.compress(data))
