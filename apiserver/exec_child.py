@@ -295,27 +295,36 @@ class ExecChild:
         """SIGTERM to ctr, which passes it on to the command when there is no TTY; SIGKILL to ctr
         if it is still running ``grace`` seconds later. With a TTY ctr forwards no signal, so the
         command itself is first sent SIGHUP through containerd, as a terminal hang-up (thar; in
-        Bottlerocket an interactive shell outlives a dropped client)."""
+        Bottlerocket an interactive shell outlives a dropped client). A killed ctr forwards
+        nothing, so the command is then sent SIGKILL through containerd too; and a ctr the SIGTERM
+        ended itself (it came before ctr set up its forwarding) passes on nothing, so the command
+        is sent SIGTERM through containerd."""
         if self.process.returncode is not None:
             return
         if self.pty and self.ctr:
-            await self._hang_up()
+            await self._signal_exec("SIGHUP")
         self._signal(signal.SIGTERM)
         try:
-            await asyncio.wait_for(self.process.wait(), grace)
+            code = await asyncio.wait_for(self.process.wait(), grace)
         except TimeoutError:
             log.warning("exec %s in '%s' still runs %g s after SIGTERM: SIGKILL", self.exec_id, self.target, grace)
             self._signal(signal.SIGKILL)
+            if self.ctr:
+                await self._signal_exec("SIGKILL")
+            return
+        if code == -signal.SIGTERM and self.ctr and not self.pty:
+            await self._signal_exec("SIGTERM")
 
-    async def _hang_up(self) -> None:
-        argv = [*self.ctr, "task", "kill", "--exec-id", self.exec_id, "--signal", "SIGHUP", self.target]
+    async def _signal_exec(self, signame: str) -> None:
+        """``signame`` to the command itself, through containerd (``ctr task kill --exec-id``)."""
+        argv = [*self.ctr, "task", "kill", "--exec-id", self.exec_id, "--signal", signame, self.target]
         try:
             kill = await asyncio.create_subprocess_exec(
                 *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
                 stderr=asyncio.subprocess.DEVNULL,
             )  # fmt: skip
         except OSError as exc:
-            log.warning("Could not send SIGHUP to exec %s in '%s': %s", self.exec_id, self.target, exc)
+            log.warning("Could not send %s to exec %s in '%s': %s", signame, self.exec_id, self.target, exc)
             return
         try:
             await asyncio.wait_for(kill.wait(), CTR_TIMEOUT)

@@ -39,7 +39,9 @@ ALLOWED: dict[str, set[str]] = {
     # config files rendered, services restarted
     "thar_be_settings": {"apiclient", "schnauzer"},
     # migrator, migration helpers, the project's migrations
-    "migrations": {"datastore"} | {"schnauzer"},  # schnauzer: migration helpers re-render templated settings (lazy)
+    "migrations": {"datastore"}
+    | {"schnauzer"}  # schnauzer: migration helpers re-render templated settings (lazy)
+    | {"update_metadata"},  # update_metadata: the release's migrations from the manifest in updog's cache
     # thar-boot, the sandbox boot mirroring the units: it runs every component as a program (by module
     # name, in a process of its own) and imports only these
     "sandbox": {"thar_be_settings"}  # thar_be_settings: the restart recorder it installs in the sandbox
@@ -64,7 +66,7 @@ ALLOWED: dict[str, set[str]] = {
     # data: each variant's defaults.d, templates, os-release
     "variants": set(),
     # thar/*.py: the namespace itself and thar-install-units, stdlib only
-    "thar": set(),
+    "thar": {"update_metadata"},  # update_metadata: thar-update-repo (thar/update_repo.py) writes the manifest
 }
 COMPONENTS = set(ALLOWED) - {"thar"}
 # thar/*.py helpers every component may import (stdlib only): THAR_ROOT, logging setup, os-release, atomic writes

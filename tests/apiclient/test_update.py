@@ -127,7 +127,10 @@ def test_apply_reboot_ends_with_the_reboot_action(server: UpdatesServer) -> None
 def test_failed_prepare_gives_the_wrapped_error(server: UpdatesServer) -> None:
     assert apiclient(server, "update", "check").returncode == 0
     chosen = server.system.status()["chosen_update"]["version"]
-    root_image = server.system.repo / "targets" / f"bottlerocket-aws-dev-{chosen_arch(server)}-{chosen}-root.ext4.lz4"
+    manifest = json.loads((server.system.repo / "manifest.json").read_text())
+    (entry,) = [u for u in manifest["updates"] if u["version"] == chosen]
+    root_image = server.system.repo / "targets" / entry["images"]["root"]
+    assert root_image.exists()
     root_image.write_bytes(b"\0" * (20 << 20))  # larger than the disk's ROOT partition
     done = apiclient(server, "update", "apply")
     assert done.returncode == 1
@@ -140,10 +143,6 @@ def test_failed_prepare_gives_the_wrapped_error(server: UpdatesServer) -> None:
     assert "Failed writing update data to disk: No space left on device" in recorded["stderr"]
     assert "Setting the update active" not in done.stderr
     assert server.system.status()["most_recent_command"]["exit_status"] == 1
-
-
-def chosen_arch(server: UpdatesServer) -> str:
-    return str(server.system.status()["chosen_update"]["arch"])
 
 
 def test_locked_status_while_polling_is_retried(server: UpdatesServer) -> None:
