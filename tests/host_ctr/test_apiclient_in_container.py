@@ -142,14 +142,29 @@ def boot(root: Path) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
 
 
-@pytest.fixture(params=["venv", "system"])
-def host(request: pytest.FixtureRequest, containerd: Containerd, registry: Registry, tmp_path: Path) -> Iterator[Host]:
-    """A sandbox booted by thar-boot (storewolf's datastore) below a short root, for host-ctr
-    run by the Python the parameter names."""
-    python = python_for(request.param)
-    root = Path(tempfile.mkdtemp(prefix="thar-ctr-"))  # AF_UNIX paths are short
+@pytest.fixture(scope="module")
+def booted() -> Iterator[Path]:
+    """A sandbox root booted once by thar-boot (storewolf's datastore) below a short path (AF_UNIX
+    paths are short), never changed: each test gets a copy of it, as a booted host's disk."""
+    base = Path(tempfile.mkdtemp(prefix="thar-ctr-"))
     try:
-        boot(root)
+        boot(base / "r")
+        yield base / "r"
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(params=["venv", "system"])
+def host(
+    request: pytest.FixtureRequest, booted: Path, containerd: Containerd, registry: Registry, tmp_path: Path
+) -> Iterator[Host]:
+    """A copy of the booted sandbox below a short root, for host-ctr run by the Python the
+    parameter names."""
+    python = python_for(request.param)
+    base = Path(tempfile.mkdtemp(prefix="thar-ctr-"))  # AF_UNIX paths are short
+    root = base / "r"
+    try:
+        shutil.copytree(booted, root, symlinks=True, ignore=shutil.ignore_patterns("api.sock", "boot.lock"))
         pythonpath = str(REPO)
         if python == SYSTEM_PYTHON:  # host-ctr's registry config reads TOML with the toml package
             spec = importlib.util.find_spec("toml")
@@ -158,7 +173,7 @@ def host(request: pytest.FixtureRequest, containerd: Containerd, registry: Regis
             pythonpath += f"{os.pathsep}{tmp_path / 'pylib'}"
         yield Host(root, containerd, registry, python, pythonpath, expected_interpreter(python))
     finally:
-        shutil.rmtree(root, ignore_errors=True)
+        shutil.rmtree(base, ignore_errors=True)
 
 
 def serve(host: Host, tmp_path: Path, policy: str | None = None) -> Apiserver:
