@@ -20,10 +20,12 @@ from tests.containers import Containerd, PushedImage, Registry, busybox_image, p
 from tests.early_boot_config.sandbox import MakeSandbox, Sandbox
 
 STANDIN = Path(__file__).with_name("systemctl_standin.py")
-# What the container does: show the user data it was given and its version, then stay up.
+# What the container does: show the user data it was given and its version, then stay up until
+# SIGTERM, which it obeys at once (as PID 1 a plain `sleep` would ignore it, and each stop would
+# wait out host-ctr's grace).
 SCRIPT = (
     "cd /.bottlerocket/host-containers/current && (cat user-data || true) > seen && echo {version} > version && "
-    "exec sleep 1000"
+    "trap 'exit 0' TERM && while :; do sleep 0.2; done"
 )
 
 
