@@ -53,6 +53,7 @@ __all__ = [
     "busybox_image",
     "containerd",
     "glibc_image",
+    "host_ctr_command",
     "image_with_config",
     "push_image",
     "registry",
@@ -194,6 +195,11 @@ address = "{sockets / "debug.sock"}"
     except ContainerdError as exc:
         raise AssertionError(str(exc)) from exc
     return Containerd(socket_path, root, state, config, log, started.process)
+
+
+def host_ctr_command(daemon: Containerd, *args: str, python: Path | str = sys.executable) -> list[str]:
+    """thar's host-ctr on ``daemon``'s socket, run by ``python``: ``host_ctr_command(d, "run", ...)``."""
+    return [str(python), "-m", "thar.host_ctr", "--containerd-socket", str(daemon.socket), *args]
 
 
 def stop_containerd(daemon: Containerd) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.containers import Containerd, PushedImage, Registry, busybox_image, push_image
+from tests.containers import Containerd, PushedImage, Registry, busybox_image, host_ctr_command, push_image
 from tests.early_boot_config.sandbox import MakeSandbox, Sandbox
 
 STANDIN = Path(__file__).with_name("systemctl_standin.py")
@@ -47,7 +47,7 @@ class Host:
 
     def __init__(self, sandbox: Sandbox, containerd: Containerd, state: Path) -> None:
         self.sandbox, self.containerd, self.state = sandbox, containerd, state
-        host_ctr = shlex.join([sys.executable, "-m", "thar.host_ctr", "--containerd-socket", str(containerd.socket)])
+        host_ctr = shlex.join(host_ctr_command(containerd))
         self.env = {
             "HOST_CONTAINERS_SYSTEMCTL": shlex.join([sys.executable, str(STANDIN)]),
             "HOST_CONTAINERS_HOST_CTR": host_ctr,

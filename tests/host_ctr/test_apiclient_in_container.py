@@ -24,7 +24,15 @@ from typing import Any
 import pytest
 
 from tests.apiserver.conftest import ServerProcess
-from tests.containers import REQUIRED, Containerd, Registry, glibc_image, push_image, shared_libraries
+from tests.containers import (
+    REQUIRED,
+    Containerd,
+    Registry,
+    glibc_image,
+    host_ctr_command,
+    push_image,
+    shared_libraries,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 SYSTEM_PYTHON = Path("/usr/bin/python3")
@@ -117,8 +125,7 @@ class Host:
         env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
         env.update(THAR_ROOT=str(self.root), PYTHONPATH=self.pythonpath, HOST_CTR_PULL_RETRIES="0")
         return subprocess.run(
-            [str(self.python), "-m", "thar.host_ctr", "--containerd-socket", str(self.daemon.socket),
-             "run", "--container-id", name, "--source", pushed.tag],
+            host_ctr_command(self.daemon, "run", "--container-id", name, "--source", pushed.tag, python=self.python),
             env=env, capture_output=True, text=True, timeout=120, check=False,
         )  # fmt: skip
 
