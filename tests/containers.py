@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import ctypes
 import ctypes.util
+import functools
 import gzip
 import hashlib
 import http.client
@@ -52,6 +53,7 @@ __all__ = [
     "busybox_image",
     "containerd",
     "glibc_image",
+    "host_ctr_command",
     "image_with_config",
     "push_image",
     "registry",
@@ -193,6 +195,11 @@ address = "{sockets / "debug.sock"}"
     except ContainerdError as exc:
         raise AssertionError(str(exc)) from exc
     return Containerd(socket_path, root, state, config, log, started.process)
+
+
+def host_ctr_command(daemon: Containerd, *args: str, python: Path | str = sys.executable) -> list[str]:
+    """thar's host-ctr on ``daemon``'s socket, run by ``python``: ``host_ctr_command(d, "run", ...)``."""
+    return [str(python), "-m", "thar.host_ctr", "--containerd-socket", str(daemon.socket), *args]
 
 
 def stop_containerd(daemon: Containerd) -> None:
@@ -404,28 +411,10 @@ def build_image(
     dirs: tuple[str, ...] = ("tmp", "proc", "sys", "dev", "run", "etc"),
 ) -> Image:
     """An image of ``files`` (path in the image -> content or a host file, mode 0755),
-    ``symlinks`` (path -> target) and empty ``dirs``; Entrypoint/Cmd/Env in its config."""
-    raw = io.BytesIO()
-    with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        parents: set[str] = set(dirs)
-        for path in [*files, *(symlinks or {})]:
-            parts = path.strip("/").split("/")[:-1]
-            parents |= {"/".join(parts[: i + 1]) for i in range(len(parts))}
-        for folder in sorted(parents):
-            info = tarfile.TarInfo(folder)
-            info.type, info.mode = tarfile.DIRTYPE, 0o755
-            tar.addfile(info)
-        for path, content in sorted(files.items()):
-            data = content.read_bytes() if isinstance(content, Path) else content
-            info = tarfile.TarInfo(path.strip("/"))
-            info.size, info.mode = len(data), 0o755
-            tar.addfile(info, io.BytesIO(data))
-        for path, target in sorted((symlinks or {}).items()):
-            info = tarfile.TarInfo(path.strip("/"))
-            info.type, info.linkname = tarfile.SYMTYPE, target
-            tar.addfile(info)
-    tar_bytes = raw.getvalue()
-    layer = gzip.compress(tar_bytes, mtime=0)
+    ``symlinks`` (path -> target) and empty ``dirs``; Entrypoint/Cmd/Env in its config.
+    The layer of a set of files is built once per session (a host file is the same while its
+    size and mtime are): only the config differs between images of the same files."""
+    layer, diff_id = _layer(files, symlinks or {}, dirs)
     config = json.dumps(
         {
             "architecture": _arch(),
@@ -435,7 +424,7 @@ def build_image(
                 **({"Entrypoint": entrypoint} if entrypoint else {}),
                 **({"Cmd": cmd} if cmd else {}),
             },
-            "rootfs": {"type": "layers", "diff_ids": ["sha256:" + hashlib.sha256(tar_bytes).hexdigest()]},
+            "rootfs": {"type": "layers", "diff_ids": [diff_id]},
         }
     ).encode()
     manifest = json.dumps(
@@ -449,15 +438,67 @@ def build_image(
     return Image(layer, config, manifest)
 
 
+_LAYERS: dict[object, tuple[bytes, str]] = {}
+
+
+def _layer(files: Mapping[str, bytes | Path], symlinks: Mapping[str, str], dirs: tuple[str, ...]) -> tuple[bytes, str]:
+    """The gzip layer of ``files``, ``symlinks`` and ``dirs``, and its diff id (built once per key)."""
+
+    def version(content: bytes | Path) -> object:
+        if isinstance(content, Path):
+            stat = content.stat()
+            return (str(content), stat.st_size, stat.st_mtime_ns)
+        return content
+
+    key = (
+        tuple(sorted((path, version(content)) for path, content in files.items())),
+        tuple(sorted(symlinks.items())),
+        dirs,
+    )
+    if key in _LAYERS:
+        return _LAYERS[key]
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        parents: set[str] = set(dirs)
+        for path in [*files, *symlinks]:
+            parts = path.strip("/").split("/")[:-1]
+            parents |= {"/".join(parts[: i + 1]) for i in range(len(parts))}
+        for folder in sorted(parents):
+            info = tarfile.TarInfo(folder)
+            info.type, info.mode = tarfile.DIRTYPE, 0o755
+            tar.addfile(info)
+        for path, content in sorted(files.items()):
+            data = content.read_bytes() if isinstance(content, Path) else content
+            info = tarfile.TarInfo(path.strip("/"))
+            info.size, info.mode = len(data), 0o755
+            tar.addfile(info, io.BytesIO(data))
+        for path, target in sorted(symlinks.items()):
+            info = tarfile.TarInfo(path.strip("/"))
+            info.type, info.linkname = tarfile.SYMTYPE, target
+            tar.addfile(info)
+    tar_bytes = raw.getvalue()
+    # Level 1: a glibc image's layer (~45 MB of libraries) takes seconds at 1, tens of them at 9
+    # (the default), for a layer a tenth larger, pushed and pulled on 127.0.0.1.
+    built = gzip.compress(tar_bytes, compresslevel=1, mtime=0), "sha256:" + hashlib.sha256(tar_bytes).hexdigest()
+    _LAYERS[key] = built
+    return built
+
+
 def _descriptor(media_type: str, blob: bytes) -> dict[str, object]:
     return {"mediaType": media_type, "digest": "sha256:" + hashlib.sha256(blob).hexdigest(), "size": len(blob)}
+
+
+@functools.cache
+def _busybox_links() -> dict[str, str]:
+    """A symlink to busybox per applet of ``busybox --list`` (asked once per session)."""
+    applets = subprocess.run([BUSYBOX, "--list"], capture_output=True, text=True, check=True).stdout.split()
+    return {f"bin/{a}": "busybox" for a in applets if a != "busybox"}
 
 
 def busybox_image(cmd: list[str] | None = None, entrypoint: list[str] | None = None) -> Image:
     """busybox-static at /bin/busybox with a symlink per applet (/bin/sh, ...); Cmd ``cmd``."""
     require(BUSYBOX, root=False)
-    applets = subprocess.run([BUSYBOX, "--list"], capture_output=True, text=True, check=True).stdout.split()
-    links = {f"bin/{a}": "busybox" for a in applets if a != "busybox"}
+    links = _busybox_links()
     return build_image({"bin/busybox": Path(BUSYBOX)}, entrypoint=entrypoint, cmd=cmd or ["/bin/sh"], symlinks=links)
 
 
@@ -513,6 +554,7 @@ def push_image(registry: Registry, repo: str, tag: str, image: Image) -> PushedI
 # --- images for thar's apiclient ----------------------------------------------------------------
 
 
+@functools.cache
 def _python_var(python: Path, expression: str) -> str:
     done = subprocess.run([str(python), "-c", f"import sys, sysconfig; print({expression})"],
                           capture_output=True, text=True, check=True, timeout=60)  # fmt: skip
@@ -522,14 +564,19 @@ def _python_var(python: Path, expression: str) -> str:
 def shared_libraries(*programs: Path) -> set[Path]:
     """The shared libraries ``ldd`` names for ``programs`` (the loader included; not found ones left out)."""
     require("/usr/bin/ldd", root=False)
+    return {library for program in programs for library in _ldd(program)}
+
+
+@functools.cache
+def _ldd(program: Path) -> frozenset[Path]:
+    """What ``ldd`` names for ``program`` (asked once per session: the host's libraries stay put)."""
+    done = subprocess.run(["/usr/bin/ldd", str(program)], capture_output=True, text=True, check=False, timeout=60)
     found: set[Path] = set()
-    for program in programs:
-        done = subprocess.run(["/usr/bin/ldd", str(program)], capture_output=True, text=True, check=False, timeout=60)
-        for line in done.stdout.splitlines():
-            target = line.split("=>")[-1].split("(")[0].strip()
-            if target.startswith("/"):
-                found.add(Path(target))
-    return found
+    for line in done.stdout.splitlines():
+        target = line.split("=>")[-1].split("(")[0].strip()
+        if target.startswith("/"):
+            found.add(Path(target))
+    return frozenset(found)
 
 
 def glibc_image(python: Path | None = None, cmd: list[str] | None = None, user: str | None = None) -> Image:
@@ -547,8 +594,7 @@ def glibc_image(python: Path | None = None, cmd: list[str] | None = None, user: 
         if not (own and library.is_relative_to(prefix)):
             files[str(library)] = library.resolve()
     require(BUSYBOX, root=False)
-    applets = subprocess.run([BUSYBOX, "--list"], capture_output=True, text=True, check=True).stdout.split()
-    links = {f"bin/{a}": "busybox" for a in applets if a != "busybox"}
+    links = _busybox_links()
     image = build_image(files, cmd=cmd or ["/bin/sh"], symlinks=links)
     return image_with_config(image, User=user) if user else image
 

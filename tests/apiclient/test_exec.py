@@ -29,6 +29,7 @@ from tests.containers import (
     MACHINE_PATHS,
     Containerd,
     busybox_image,
+    host_ctr_command,
     push_image,
     start_containerd,
     start_registry,
@@ -133,8 +134,7 @@ def host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Host]:
         root = tmp / "root"
         root.mkdir()
         box = subprocess.Popen(
-            [sys.executable, "-m", "thar.host_ctr", "--containerd-socket", str(daemon.socket), "run",
-             "--container-id", BOX, "--source", image.tag],
+            host_ctr_command(daemon, "run", "--container-id", BOX, "--source", image.tag),
             env={**ENV, "THAR_ROOT": str(root), "HOST_CTR_STOP_GRACE": "2"},
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip

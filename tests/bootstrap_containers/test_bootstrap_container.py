@@ -17,7 +17,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.containers import Containerd, PushedImage, Registry, busybox_image, push_image
+from tests.containers import Containerd, PushedImage, Registry, busybox_image, host_ctr_command, push_image
 from tests.thar_be_settings.conftest import Sandbox
 from tests.units.test_units import commands, parse_unit
 
@@ -39,7 +39,7 @@ def run_unit(sandbox: Sandbox, daemon: Containerd, name: str) -> tuple[int, list
     env_file = sandbox.path(f"/etc/bootstrap-containers/{name}.env")
     variables = dict(line.split("=", 1) for line in env_file.read_text().splitlines())
     programs = {
-        "/usr/bin/host-ctr": [sys.executable, "-m", "thar.host_ctr", "--containerd-socket", str(daemon.socket)],
+        "/usr/bin/host-ctr": host_ctr_command(daemon),
         "/usr/bin/bootstrap-containers": [sys.executable, "-m", "thar.bootstrap_containers"],
     }
     unit = parse_unit(UNIT)

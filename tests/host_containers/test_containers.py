@@ -16,14 +16,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.containers import Containerd, PushedImage, Registry, busybox_image, push_image
+from tests.containers import Containerd, PushedImage, Registry, busybox_image, host_ctr_command, push_image
 from tests.early_boot_config.sandbox import MakeSandbox, Sandbox
 
 STANDIN = Path(__file__).with_name("systemctl_standin.py")
-# What the container does: show the user data it was given and its version, then stay up.
+# What the container does: show the user data it was given and its version, then stay up until
+# SIGTERM, which it obeys at once (as PID 1 a plain `sleep` would ignore it, and each stop would
+# wait out host-ctr's grace).
 SCRIPT = (
     "cd /.bottlerocket/host-containers/current && (cat user-data || true) > seen && echo {version} > version && "
-    "exec sleep 1000"
+    "trap 'exit 0' TERM && while :; do sleep 0.2; done"
 )
 
 
@@ -45,7 +47,7 @@ class Host:
 
     def __init__(self, sandbox: Sandbox, containerd: Containerd, state: Path) -> None:
         self.sandbox, self.containerd, self.state = sandbox, containerd, state
-        host_ctr = shlex.join([sys.executable, "-m", "thar.host_ctr", "--containerd-socket", str(containerd.socket)])
+        host_ctr = shlex.join(host_ctr_command(containerd))
         self.env = {
             "HOST_CONTAINERS_SYSTEMCTL": shlex.join([sys.executable, str(STANDIN)]),
             "HOST_CONTAINERS_HOST_CTR": host_ctr,

@@ -24,7 +24,15 @@ from typing import Any
 import pytest
 
 from tests.apiserver.conftest import ServerProcess
-from tests.containers import REQUIRED, Containerd, Registry, glibc_image, push_image, shared_libraries
+from tests.containers import (
+    REQUIRED,
+    Containerd,
+    Registry,
+    glibc_image,
+    host_ctr_command,
+    push_image,
+    shared_libraries,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 SYSTEM_PYTHON = Path("/usr/bin/python3")
@@ -117,8 +125,7 @@ class Host:
         env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
         env.update(THAR_ROOT=str(self.root), PYTHONPATH=self.pythonpath, HOST_CTR_PULL_RETRIES="0")
         return subprocess.run(
-            [str(self.python), "-m", "thar.host_ctr", "--containerd-socket", str(self.daemon.socket),
-             "run", "--container-id", name, "--source", pushed.tag],
+            host_ctr_command(self.daemon, "run", "--container-id", name, "--source", pushed.tag, python=self.python),
             env=env, capture_output=True, text=True, timeout=120, check=False,
         )  # fmt: skip
 
@@ -142,14 +149,29 @@ def boot(root: Path) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
 
 
-@pytest.fixture(params=["venv", "system"])
-def host(request: pytest.FixtureRequest, containerd: Containerd, registry: Registry, tmp_path: Path) -> Iterator[Host]:
-    """A sandbox booted by thar-boot (storewolf's datastore) below a short root, for host-ctr
-    run by the Python the parameter names."""
-    python = python_for(request.param)
-    root = Path(tempfile.mkdtemp(prefix="thar-ctr-"))  # AF_UNIX paths are short
+@pytest.fixture(scope="module")
+def booted() -> Iterator[Path]:
+    """A sandbox root booted once by thar-boot (storewolf's datastore) below a short path (AF_UNIX
+    paths are short), never changed: each test gets a copy of it, as a booted host's disk."""
+    base = Path(tempfile.mkdtemp(prefix="thar-ctr-"))
     try:
-        boot(root)
+        boot(base / "r")
+        yield base / "r"
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(params=["venv", "system"])
+def host(
+    request: pytest.FixtureRequest, booted: Path, containerd: Containerd, registry: Registry, tmp_path: Path
+) -> Iterator[Host]:
+    """A copy of the booted sandbox below a short root, for host-ctr run by the Python the
+    parameter names."""
+    python = python_for(request.param)
+    base = Path(tempfile.mkdtemp(prefix="thar-ctr-"))  # AF_UNIX paths are short
+    root = base / "r"
+    try:
+        shutil.copytree(booted, root, symlinks=True, ignore=shutil.ignore_patterns("api.sock", "boot.lock"))
         pythonpath = str(REPO)
         if python == SYSTEM_PYTHON:  # host-ctr's registry config reads TOML with the toml package
             spec = importlib.util.find_spec("toml")
@@ -158,7 +180,7 @@ def host(request: pytest.FixtureRequest, containerd: Containerd, registry: Regis
             pythonpath += f"{os.pathsep}{tmp_path / 'pylib'}"
         yield Host(root, containerd, registry, python, pythonpath, expected_interpreter(python))
     finally:
-        shutil.rmtree(root, ignore_errors=True)
+        shutil.rmtree(base, ignore_errors=True)
 
 
 def serve(host: Host, tmp_path: Path, policy: str | None = None) -> Apiserver:

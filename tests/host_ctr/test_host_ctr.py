@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.containers import Containerd, PushedImage, Registry, _free_port, busybox_image, push_image
+from tests.containers import Containerd, PushedImage, Registry, _free_port, busybox_image, host_ctr_command, push_image
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -31,7 +31,7 @@ class HostCtr:
         }
 
     def argv(self, *args: str) -> list[str]:
-        return [sys.executable, "-m", "thar.host_ctr", "--containerd-socket", str(self.daemon.socket), *args]
+        return host_ctr_command(self.daemon, *args)
 
     def __call__(self, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
