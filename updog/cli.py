@@ -295,6 +295,20 @@ def run(args: Arguments) -> int:
         ignore_waves = args.ignore_waves or config.ignore_waves
         now = dt.datetime.now(dt.UTC)
         arch = running_arch()
+
+        def chosen_update() -> Update | None:
+            return update_required(
+                manifest,
+                running,
+                variant,
+                arch,
+                seed=config.seed,
+                now=now,
+                ignore_waves=ignore_waves,
+                version_lock=config.version_lock,
+                force_version=args.force_version,
+            )
+
         if args.subcommand in ("check-update", "whats"):
             if args.all:
                 found = applicable_updates(
@@ -307,17 +321,7 @@ def run(args: Arguments) -> int:
                     for u in found:
                         print(f"{u.variant} {u.version}", file=sys.stderr)
                 return 0
-            chosen = update_required(
-                manifest,
-                running,
-                variant,
-                arch,
-                seed=config.seed,
-                now=now,
-                ignore_waves=ignore_waves,
-                version_lock=config.version_lock,
-                force_version=args.force_version,
-            )
+            chosen = chosen_update()
             if chosen is None:
                 raise UpdogError("No update available")
             print(_pretty(update_to_dict(chosen)) if args.json else f"{chosen.variant} {chosen.version}")
@@ -325,17 +329,7 @@ def run(args: Arguments) -> int:
         if args.subcommand == "prepare":
             return 0
         if args.subcommand in ("update", "update-image"):
-            chosen = update_required(
-                manifest,
-                running,
-                variant,
-                arch,
-                seed=config.seed,
-                now=now,
-                ignore_waves=ignore_waves,
-                version_lock=config.version_lock,
-                force_version=args.force_version,
-            )
+            chosen = chosen_update()
             if chosen is None:
                 print("No update required", file=sys.stderr)
                 return 0

@@ -90,9 +90,10 @@ def require(why: str | None) -> None:
     pytest.skip(why)
 
 
-def machine_state() -> dict[str, object]:
-    """What a host must never change on the machine: identity files (hashes) and the entries
-    of the directories systemd writes at boot."""
+def machine_state(base: Path) -> dict[str, object]:
+    """What a host must never change on the machine: identity files (hashes), the entries
+    of the directories systemd writes at boot, and the hosts' mounts under ``base`` (this run's
+    directories: another run's hosts are its own)."""
     state: dict[str, object] = {}
     for name in WATCHED_FILES:
         path = Path(name)
@@ -103,14 +104,13 @@ def machine_state() -> dict[str, object]:
     for name in WATCHED_PATHS:
         state[name + "?"] = os.path.lexists(name)
     state["hostname"] = socket.gethostname()
-    state["mounts"] = sorted(
-        line.split()[4] for line in Path("/proc/self/mountinfo").read_text().splitlines() if "thar-host" in line
-    )
+    mounts = (line.split()[4] for line in Path("/proc/self/mountinfo").read_text().splitlines())
+    state["mounts"] = sorted(m for m in mounts if m.startswith(f"{base}/") and "thar-host" in m)
     return state
 
 
 @pytest.fixture(scope="module", autouse=True)
-def machine_guard() -> Iterator[Path]:
+def machine_guard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """The canary in the machine's /tmp and the machine's state, checked after each module."""
     if missing_support() is not None:
         yield Path("/nonexistent")
@@ -118,11 +118,12 @@ def machine_guard() -> Iterator[Path]:
     canary = Path("/tmp") / f"thar-host-canary-{uuid.uuid4().hex}"
     token = uuid.uuid4().hex
     canary.write_text(token)
-    before = machine_state()
+    base = tmp_path_factory.getbasetemp()
+    before = machine_state(base)
     yield canary
     try:
         assert canary.is_file() and canary.read_text() == token, f"the canary {canary} is gone: /tmp was emptied"
-        after = machine_state()
+        after = machine_state(base)
         changed = {key: (before[key], after[key]) for key in before if before[key] != after[key]}
         assert not changed, f"the machine changed outside the tests' directories: {changed}"
     finally:

@@ -96,6 +96,17 @@ def test_an_essential_bootstrap_command_that_fails_stops_the_boot_before_the_hos
         "commands": [["apiclient", "set", "no-such-setting=1"]], "mode": "once", "essential": True}}}  # fmt: skip
 
 
+def bootstrap_container_host(make_host: MakeHost, essential: bool) -> ThrowawayHost:
+    """A host whose bootstrap container ``box`` cannot be pulled (the registry is not reachable
+    from the host's private network); host-ctr tries once instead of backing off five times."""
+    host = make_host(user_data=bootstrap_container_user_data(essential))
+    host.write(
+        "/etc/systemd/system/bootstrap-containers@.service.d/pull-retries.conf",
+        "[Service]\nEnvironment=HOST_CTR_PULL_RETRIES=0\n",
+    )
+    return host
+
+
 def bootstrap_container_user_data(essential: bool) -> str:
     return (
         '[settings.bootstrap-containers.box]\nsource = "127.0.0.1:5000/thar/box:latest"\nmode = "once"\n'
@@ -110,7 +121,7 @@ def test_a_bootstrap_container_enabled_during_the_boot_runs_in_it_before_configu
     activate-configured.service makes it join this boot, before configured.target. No
     host-containerd runs here, so its host-ctr fails: a container that is not essential leaves
     configured.target reached, the host degraded and the container still once."""
-    host = make_host(user_data=bootstrap_container_user_data(essential=False))
+    host = bootstrap_container_host(make_host, essential=False)
     assert host.boot() == "degraded"
     box = host.show("bootstrap-containers@box.service", "ActiveState", "Result", "InactiveExitTimestampMonotonic")
     assert (box["ActiveState"], box["Result"]) == ("failed", "exit-code"), box
@@ -133,7 +144,7 @@ def test_a_bootstrap_container_enabled_during_the_boot_runs_in_it_before_configu
 
 
 def test_an_essential_bootstrap_container_that_fails_leaves_the_host_unconfigured(make_host: MakeHost) -> None:
-    host = make_host(user_data=bootstrap_container_user_data(essential=True))
+    host = bootstrap_container_host(make_host, essential=True)
     assert host.boot() == "degraded"
     assert host.show("bootstrap-containers@box.service", "ActiveState")["ActiveState"] == "failed"
     assert host.show("preconfigured.target", "ActiveState")["ActiveState"] == "active"
