@@ -118,9 +118,9 @@ def test_a_bootstrap_container_enabled_during_the_boot_runs_in_it_before_configu
     make_host: MakeHost,
 ) -> None:
     """settings-applier's create-containers enables bootstrap-containers@box.service (no reload);
-    activate-configured.service makes it join this boot, before configured.target. No
-    host-containerd runs here, so its host-ctr fails: a container that is not essential leaves
-    configured.target reached, the host degraded and the container still once."""
+    activate-configured.service makes it join this boot, before configured.target. Its image
+    cannot be pulled on the host's private network, so its host-ctr fails: a container that is
+    not essential leaves configured.target reached, the host degraded and the container still once."""
     host = bootstrap_container_host(make_host, essential=False)
     assert host.boot() == "degraded"
     box = host.show("bootstrap-containers@box.service", "ActiveState", "Result", "InactiveExitTimestampMonotonic")
